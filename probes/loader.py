@@ -44,6 +44,8 @@ class LoadResult:
     errors: list[str] = field(default_factory=list)
     files: dict[str, Path] = field(default_factory=dict)
     """pack id → the file it came from."""
+    scanned: list[Path] = field(default_factory=list)
+    """Every pack file examined, valid or not, in load order."""
 
     @property
     def ok(self) -> bool:
@@ -265,7 +267,7 @@ def load_packs(paths: Sequence[str | os.PathLike[str]]) -> LoadResult:
     gets the error and is left out, so a stray copy cannot shadow the pack it duplicates.
     """
     files, errors = iter_pack_files(paths)
-    result = LoadResult(errors=errors)
+    result = LoadResult(errors=errors, scanned=files)
     packs_at: dict[str, str] = {}
     probes_at: dict[str, tuple[str, int]] = {}  # probe id -> (file, line) where first seen
     for path in files:
