@@ -3,9 +3,10 @@
 Pydantic reports errors by location (``("probes", 3, "prompt")``); authors need a line number.
 We compose the YAML node graph ourselves and build plain Python data from it, recording the
 line of each mapping key and sequence item, so any location can be mapped back to a line.
-Building the containers ourselves also lets us reject what a probe pack never needs and a
-hostile file might use: aliases (exponential expansion), custom tags, duplicate keys, and
-nesting deep enough to exhaust the stack.
+Building the containers ourselves also lets us bound what a hostile file could abuse: aliases
+are allowed (authors reuse a long system prompt with ``&name`` / ``*name``) but the expanded
+document is capped, so an alias bomb stops early; custom tags, duplicate keys and nesting
+deep enough to exhaust the stack are refused.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 MAX_DEPTH = 32
 """Deepest container nesting accepted; a pack needs about five levels."""
+
+MAX_NODES = 200_000
+"""Most nodes the document may expand to once aliases are followed (a 2 MiB pack has fewer)."""
 
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
@@ -99,9 +103,6 @@ def _check_depth(text: str) -> None:
                     raise YamlRejected(line, f"nesting deeper than {MAX_DEPTH} levels")
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
-            elif isinstance(event, yaml.AliasEvent):
-                line = event.start_mark.line + 1 if event.start_mark else 1
-                raise YamlRejected(line, "YAML aliases (*name) are not supported in packs")
     finally:
         loader.dispose()
 
@@ -136,9 +137,15 @@ class _Builder:
         self._loader = loader
         self.lines = LineMap()
         self.problems: list[Problem] = []
+        self._nodes = 0
 
     def build(self, node: yaml.Node, loc: Loc) -> Any:
         line = node.start_mark.line + 1
+        self._nodes += 1
+        if self._nodes > MAX_NODES:
+            raise YamlRejected(line, f"document expands to more than {MAX_NODES} nodes (aliases?)")
+        if len(loc) > MAX_DEPTH:  # aliases can nest deeper than the text shows, even cyclically
+            raise YamlRejected(line, f"nesting deeper than {MAX_DEPTH} levels (through aliases?)")
         self.lines.lines.setdefault(loc, line)
         if isinstance(node, yaml.ScalarNode):
             return self._loader.construct_object(node, deep=True)
