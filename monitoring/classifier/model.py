@@ -1,0 +1,109 @@
+"""Inference: shipped JSON weights + numpy + the shared feature code; no scikit-learn, no pickle.
+
+Weights are plain JSON (gzip), so loading them cannot execute code and a diff shows what
+changed.  Three logistic heads share one feature index: P(refusal), P(partial | refusal)
+and P(caution).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from monitoring.classifier.features import extract
+
+Refusal = Literal["none", "partial", "full"]
+WEIGHTS_PATH = Path(__file__).with_name("weights.json.gz")
+FORMAT = "tunewatch-refusal-v1"
+HEADS = ("refusal", "partial", "caution")
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    """One response's labels; scores are probabilities (partial/full are joint, not conditional)."""
+
+    refusal: Refusal
+    caution: bool
+    scores: dict[str, float]
+
+
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+
+
+class Classifier:
+    """Linear refusal / partial / caution heads over cue and n-gram features."""
+
+    def __init__(self, weights: dict[str, Any]) -> None:
+        if weights.get("format") != FORMAT:
+            raise ValueError(f"unsupported weights format {weights.get('format')!r}")
+        names: list[str] = weights["features"]
+        self._index = {n: i for i, n in enumerate(names)}
+        self._w = np.asarray(weights["weights"], dtype=np.float64).T.copy()  # (n_feat, 3)
+        self._b = np.asarray(weights["bias"], dtype=np.float64)
+        th = weights["thresholds"]
+        self.refusal_threshold: float = float(th["refusal"])
+        self.partial_threshold: float = float(th["partial"])
+        self.caution_threshold: float = float(th["caution"])
+
+    def _rows(self, response: str, prompt: str | None) -> list[int]:
+        index = self._index
+        return [index[f] for f in set(extract(response, prompt)) if f in index]
+
+    def _decide(self, z: Sequence[float]) -> Classification:
+        p_ref, p_part, p_caut = (_sigmoid(float(v)) for v in z)
+        if p_ref >= self.refusal_threshold:
+            refusal: Refusal = "partial" if p_part >= self.partial_threshold else "full"
+        else:
+            refusal = "none"
+        scores = {
+            "refusal": round(p_ref, 4),
+            "partial": round(p_ref * p_part, 4),
+            "full": round(p_ref * (1.0 - p_part), 4),
+            "caution": round(p_caut, 4),
+        }
+        return Classification(refusal, p_caut >= self.caution_threshold, scores)
+
+    def classify(self, response: str, prompt: str | None = None) -> Classification:
+        """Classify one response (the proxy's background worker calls this one at a time)."""
+        rows = self._rows(response, prompt)
+        return self._decide(self._w[rows].sum(axis=0) + self._b)
+
+    def classify_many(
+        self, items: Sequence[tuple[str | None, str]]
+    ) -> list[Classification]:
+        """Classify (prompt, response) pairs with one gather + segment sum for the batch."""
+        if not items:
+            return []
+        rows: list[int] = []
+        starts: list[int] = []
+        for prompt, response in items:
+            starts.append(len(rows))
+            rows.extend(self._rows(response, prompt))
+        rows.append(0)  # reduceat needs a valid index even if the last segment is empty
+        gathered = self._w[rows]
+        sums = np.add.reduceat(gathered, starts, axis=0)
+        ends = [*starts[1:], len(rows) - 1]
+        for i, (s, e) in enumerate(zip(starts, ends, strict=True)):
+            if s == e:  # empty segment: reduceat returns the row itself, not zero
+                sums[i] = 0.0
+        z = sums + self._b
+        return [self._decide(row) for row in z.tolist()]
+
+
+def load_weights(path: Path = WEIGHTS_PATH) -> dict[str, Any]:
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        data: dict[str, Any] = json.load(fh)
+    return data
+
+
+def load_classifier(path: str | Path | None = None) -> Classifier:
+    """Load the shipped weights; keep the returned (read-only) instance and reuse it."""
+    return Classifier(load_weights(Path(path) if path else WEIGHTS_PATH))
