@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .schema import FIELD_NAMES, Loc, Pack, pack_problems, probe_problems
+from .schema import Loc, Pack, fields_at, pack_problems, probe_problems
 from .yaml_lines import LineMap, YamlRejected, parse
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
@@ -52,20 +53,32 @@ class LoadResult:
         return not self.errors
 
 
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def one_line(text: str) -> str:
+    """Escape control characters so every error stays on exactly one line."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
 def format_loc(loc: Sequence[str | int]) -> str:
-    """``("probes", 3, "messages", 0)`` → ``probes[3].messages[0]``."""
+    """``("probes", 3, "messages", 0)`` → ``probes[3].messages[0]``; odd keys are quoted."""
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
+        elif _NAME.fullmatch(part):
+            out += f".{part}" if out else part
         else:
-            out += f".{part}" if out else str(part)
-    return out or "(root)"
+            shown = part if len(part) <= 40 else part[:37] + "..."
+            out += f"[{shown!r}]"
+    return one_line(out) or "(root)"
 
 
 def _fmt(path: str, line: int, loc: Sequence[str | int] | str, msg: str) -> str:
     where = loc if isinstance(loc, str) else format_loc(loc)
-    return f"{path}:{line}: {where}: {msg}"
+    return f"{one_line(path)}:{line}: {where}: {one_line(msg)}"
 
 
 def _shown(value: Any) -> str | None:
@@ -80,7 +93,7 @@ def _message(err: Mapping[str, Any]) -> str:
     loc = err["loc"]
     if kind == "extra_forbidden":
         name = str(loc[-1]) if loc else "?"
-        hint = difflib.get_close_matches(name, FIELD_NAMES, n=1, cutoff=0.75)
+        hint = difflib.get_close_matches(name, fields_at(loc[:-1]), n=1, cutoff=0.75)
         return f"unknown field {name!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
     if kind == "missing":
         return "required field is missing"
@@ -130,7 +143,7 @@ class _FileReport:
         for line, where, msg in sorted(self.errors, key=lambda e: e[0]):
             if (line, where, msg) not in seen:
                 seen.add((line, where, msg))
-                out.append(f"{self.shown}:{line}: {where}: {msg}")
+                out.append(f"{one_line(self.shown)}:{line}: {where}: {one_line(msg)}")
         return out
 
 

@@ -10,7 +10,7 @@ construction (``Pack.model_validate``) equally safe.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -277,9 +277,16 @@ def pack_problems(raw: Mapping[str, Any]) -> Iterator[Issue]:
             )
 
 
-FIELD_NAMES: frozenset[str] = frozenset(
-    name
-    for model in (Message, CustomCategory, Defaults, Probe, Pack)
-    for name in model.model_fields
-)
-"""Every field name in the schema, for "did you mean" hints on unknown fields."""
+_MODEL_AT: dict[tuple[str, ...], type[BaseModel]] = {
+    (): Pack,
+    ("defaults",): Defaults,
+    ("categories",): CustomCategory,
+    ("probes",): Probe,
+    ("probes", "messages"): Message,
+}
+
+
+def fields_at(loc: Sequence[str | int]) -> frozenset[str]:
+    """Field names valid in the mapping at ``loc`` (list indexes ignored), for "did you mean"."""
+    model = _MODEL_AT.get(tuple(p for p in loc if isinstance(p, str)))
+    return frozenset(model.model_fields) if model is not None else frozenset()

@@ -117,8 +117,10 @@ def parse(text: str) -> Parsed | None:
         loader = _Loader(text)
         try:
             node = loader.get_single_node()
-            if node is None:
-                return None
+            if node is None or (
+                isinstance(node, yaml.ScalarNode) and node.value == "" and not node.style
+            ):
+                return None  # nothing, or a bare "---"
             builder = _Builder(loader)
             data = builder.build(node, ())
             return Parsed(data, builder.lines, builder.problems)
