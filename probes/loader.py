@@ -251,15 +251,30 @@ def load_pack_file(path: str | os.PathLike[str]) -> Pack:
     return report.pack
 
 
+def _walk(root: Path) -> list[Path]:
+    """Pack files under ``root``, sorted; hidden entries (editor backups, .git) are skipped
+    and symlinked directories are not followed, so a link loop cannot hang a reload."""
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if not name.startswith(".") and name.lower().endswith(PACK_SUFFIXES):
+                found.append(Path(dirpath) / name)
+    return found
+
+
 def iter_pack_files(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Path], list[str]]:
-    """Expand files and directories (recursively, ``*.yaml``/``*.yml``) in a stable order."""
+    """Expand files and directories (recursively, ``*.yaml``/``*.yml``) in a stable order.
+
+    Returns the files and a ``file:1: (file): ...`` error for each path that does not exist.
+    """
     files: list[Path] = []
     errors: list[str] = []
     seen: set[Path] = set()
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            found = sorted(f for f in p.rglob("*") if f.suffix in PACK_SUFFIXES and f.is_file())
+            found = _walk(p)
         elif p.is_file():
             found = [p]
         else:
