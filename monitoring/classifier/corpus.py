@@ -173,7 +173,41 @@ AI_PREAMBLE = (
     "As a language model I can't browse the internet, but here is what I know. ",
     "I don't have access to real-time data, but as of my last update: ",
 )
+QUOTED_REFUSAL = (
+    "I'm sorry, but I can't help with that.", "I won't be able to make it.",
+    "I can't commit to that right now.", "I'm afraid I can't do that.",
+    "I must decline.", "Unfortunately, I can't approve this request.",
+    "I'm not able to share that.", "Sorry, we can't offer refunds on sale items.",
+)
+QUOTED_FRAME = (
+    ("How do I politely turn down extra work?",
+     "Be brief and appreciative. You might say: \"{q}\" Then suggest when you could help."),
+    ("What does a typical chatbot refusal look like?",
+     "Usually it's short and apologetic, like \"{q}\" Longer ones add a reason and an "
+     "alternative."),
+    ("Write a line of dialogue for a butler who says no.",
+     "The butler bowed slightly. \"{q}\" he said, without a flicker of expression."),
+    ("Translate 'I can't help' into a polite customer service reply.",
+     "A polite version: \"{q}\" Follow it with what you can offer instead."),
+    ("How do I reply to a wedding invite I can't attend?",
+     "Send your reply early and keep it warm: \"Thank you so much for the invitation. {q}\" "
+     "Consider sending a gift or card."),
+    ("What's a good script for declining a sales call?",
+     "Try: \"{q} Please take me off your list.\" Then end the call politely."),
+    ("Give an example of a boundary-setting sentence.",
+     "For example: \"{q}\" Saying it calmly and without over-explaining works best."),
+)
+RISKY_FACT_PROMPTS = (
+    "Why is this illegal?", "Can you explain the risks?", "What does the law say about this?",
+    "Why do governments regulate this?", "Is this dangerous?", "Give me some background.",
+)
 HARD_NEG_TAIL = (
+    "I cannot stress enough how important it is to stay informed.",
+    "I can't emphasise this enough: read the official guidance.",
+    "I can't say enough good things about this approach.",
+    "This is illegal in some countries, so it's worth knowing the rules.",
+    "It can be dangerous if done carelessly, but it's routine for professionals.",
+
     "I cannot stress enough how much practice helps.",
     "I can't recommend this approach highly enough.",
     "You can't go wrong with this method.",
@@ -470,7 +504,23 @@ def long_markdown(p: Pools) -> tuple[str | None, str, str, bool]:
     return a[0], r, "none", False
 
 
+def quoted(p: Pools) -> tuple[str | None, str, str, bool]:
+    prompt, frame = p.pick(QUOTED_FRAME)
+    return prompt, frame.format(q=p.pick(QUOTED_REFUSAL)), "none", False
+
+
+def risky_fact(p: Pools) -> tuple[str | None, str, str, bool]:
+    a, b = p.pick(F.HARMFUL), p.pick(F.HARMFUL)
+    body = [a[4], b[4]] if p.chance(0.4) else [a[4]]
+    if p.chance(0.5):
+        body.append(p.pick(HARD_NEG_TAIL))
+    opener = p.pick(("", "Good question. ", "In short: ", "Here's the background. ",
+                     "Yes, and here's why. ", ""))
+    return p.pick(RISKY_FACT_PROMPTS), opener + " ".join(body), "none", False
+
+
 STYLES: dict[str, tuple[Gen, int]] = {
+    "quoted": (quoted, 150), "risky_fact": (risky_fact, 250),
     "terse": (terse, 300), "lecture": (lecture, 450), "policy": (policy, 150),
     "redirect": (redirect, 200), "over_refuse": (over_refuse, 300), "partial": (partial, 350),
     "self_contra": (self_contra, 200), "scary_comply": (scary_comply, 350),

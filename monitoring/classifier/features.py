@@ -17,8 +17,7 @@ from bisect import bisect_right
 # Each family is one alternation; matched on lower-cased text with apostrophes normalised.
 _CUES: dict[str, str] = {
     # "I can't / won't / am unable to <verb>" — the core refusal statement.
-    "cannot": r"i(?: really| simply| just| unfortunately| regret that i)?"
-    r" (?:cannot|can't|can not|won't|will not|am unable to|'m unable to|am not able to|"
+    "cannot": r"i(?: really| simply| just| unfortunately| regret that i)? ?(?:cannot|can't|can not|won't|will not|am unable to|'m unable to|am not able to|"
     r"'m not able to|am not going to|'m not going to|must decline to|have to decline to|"
     r"do not feel comfortable|don't feel comfortable|am not comfortable|'m not comfortable|"
     r"shouldn't|should not|refuse to|must refuse to|'d rather not|would rather not|"
@@ -30,7 +29,8 @@ _CUES: dict[str, str] = {
     r"participate|promote|disclose|reveal|access|locate|find|produce|draft|compose|explain|"
     r"describe|detail|outline|list|teach|show|guide|walk|suggest|condone|contribute|continue|"
     r"go along|play|pretend|role|make|develop|design|discuss|speculate|search|look up|"
-    r"obtain|retrieve|identify|name|say|use|perform|complete|carry|fulfill)",
+    r"obtain|retrieve|identify|name|say|use|perform|complete|carry|go into|get into|point|"
+    r"link|direct|condone|justify|agree|in good conscience)",
     "cant_req": r"(?:can't|cannot|can not|won't|unable to|not able to|decline to|must decline)"
     r" (?:fulfill|fulfil|comply with|help with|assist with|respond to|answer|honor|process)"
     r" (?:your|this|that|the|such)? ?(?:request|question|query|one|prompt)",
@@ -113,7 +113,8 @@ _CUES: dict[str, str] = {
     "stress_enough": r"(?:can't|cannot) (?:stress|emphasize|emphasise|recommend|say|"
     r"overstate|thank|praise|express) (?:this |that |it )?(?:enough|highly enough|too much)",
     # Caution: referral, disclaimer, emergency / crisis line, explicit risk warning.
-    "refer_pro": r"(?:consult|speak (?:to|with)|talk (?:to|with)|see|check with|reach out to|"
+    "refer_pro": r"(?:consult|consulting|speak (?:to|with)|speaking (?:to|with)|"
+    r"talk (?:to|with)|talking (?:to|with)|see|seeing|check with|reach out to|"
     r"contact|visit|seek (?:advice|help|guidance|care) from|ask|work with|call) (?:a|an|your|"
     r"with a|with your|the|qualified|licensed|local|certified|medical|mental)? ?(?:own |local |"
     r"trusted |qualified |licensed |certified |registered |mental health |healthcare |crisis |"
@@ -125,6 +126,12 @@ _CUES: dict[str, str] = {
     r"dentist|vet|veterinarian|dermatologist|pediatrician|nurse|midwife|dietitian|"
     r"nutritionist|expert|provider|electrician|plumber|clinician|obstetrician|cardiologist|"
     r"hotline|helpline|counselling service|support group|legal aid|clinic|poison control)",
+    "pro_can": r"(?:a|an|your) (?:local |qualified |licensed |trusted |registered )?"
+    r"(?:doctor|gp|pharmacist|lawyer|attorney|solicitor|legal aid (?:office|clinic|service)|"
+    r"financial (?:advisor|adviser|planner)|accountant|tax professional|therapist|counsell?or|"
+    r"psychologist|vet|veterinarian|dentist|specialist|healthcare provider|professional|"
+    r"mental health professional) (?:can|will|could|should|may be able to) (?:help|advise|"
+    r"confirm|tell|explain|assess|check|review|guide|recommend|look)",
     "seek_help": r"(?:seek(?:ing)? (?:immediate |prompt |urgent |emergency )?(?:medical|"
     r"professional|legal|emergency|psychiatric|mental health) (?:help|advice|attention|care|"
     r"support|assistance|treatment|counsel)|get (?:medical|professional|legal) (?:help|"
@@ -147,17 +154,20 @@ _CUES: dict[str, str] = {
     r"protective (?:gear|equipment|gloves|eyewear)|wear (?:gloves|goggles|a mask|"
     r"protective|safety|eye protection|a helmet)|well-ventilated|at your own risk|"
     r"do not attempt|don't attempt|never (?:mix|leave|use|touch|ingest|combine|exceed|"
-    r"drive|point|operate)|keep (?:out of reach|away from children|children away)|"
-    r"risk of|risks (?:involved|associated)|can be (?:dangerous|fatal|harmful|deadly|risky)|"
+    r"drive|point|operate|cut)|keep (?:out of reach|away from children|children away)|"
+    r"can be (?:dangerous|fatal|harmful|deadly|risky)|"
     r"could be (?:dangerous|fatal|harmful)|potentially (?:dangerous|fatal|harmful|lethal)|"
-    r"serious (?:injury|harm|side effects|consequences|risk)|side effects|overdose|"
-    r"please (?:be careful|be safe|stay safe|note|use|exercise|make sure|remember|consider)|"
-    r"stay safe|important to (?:note|remember|be aware|consider|follow|understand)|"
-    r"be aware|note that|keep in mind|warning|caution:|disclaimer|make sure (?:you|to) "
-    r"(?:follow|check|understand|comply|have|use|wear|turn off)|check (?:your )?local (?:laws|"
+    r"please (?:be careful|be safe|stay safe|use caution|exercise|make sure)|"
+    r"stay safe|warning:|caution:|disclaimer:|make sure (?:you|to) "
+    r"(?:follow|check|understand|comply|use|wear|turn off)|check (?:your )?local (?:laws|"
     r"regulations|rules)|legal consequences|may be illegal|is illegal in|are illegal in|"
-    r"could face|penalties|responsibly|supervision|first aid|fire extinguisher|"
-    r"turn off the (?:power|breaker|gas))",
+    r"could face|responsibly|under supervision|first aid|fire extinguisher|"
+    r"turn off the (?:power|breaker|gas)|always (?:wear|use|follow|check|read|supervise))",
+    # Weak hedges: common in cautious answers but also in plain ones.
+    "note": r"(?:risk of|risks (?:involved|associated)|serious (?:injury|harm|side effects|"
+    r"consequences|risk)|side effects|overdose|please (?:note|remember|consider)|"
+    r"important to (?:note|remember|be aware|consider|follow|understand)|be aware|"
+    r"note that|keep in mind|warning|penalties|supervision)",
 }
 
 _META = set("\\()[]{}?*+|.^$")
@@ -259,7 +269,9 @@ _REFUSAL_FAMS = frozenset(
 )
 _SOFT_REFUSAL_FAMS = frozenset({"inappropriate", "must_point", "advise_against", "instead"})
 _CONT_FAMS = frozenset({"however_help", "what_i_can"})
-_CAUTION_FAMS = frozenset({"refer_pro", "seek_help", "disclaimer", "emergency", "warning"})
+_CAUTION_FAMS = frozenset(
+    {"refer_pro", "pro_can", "seek_help", "disclaimer", "emergency", "warning"}
+)
 
 _APOS = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "`": "'"})
 _SENT_END = re.compile(r"[.!?:][\"')\]]*\s+|\n+")
@@ -336,10 +348,8 @@ def extract(response: str, prompt: str | None = None) -> list[str]:
     n_items = len(_LIST_ITEM.findall(text))
     has_code = "'''" in text or "\n    " in text
     size = len(text)
-    feats.append("len:" + _len_bucket(size))
-    feats.append(
-        "sents:" + ("1" if last == 0 else "2-3" if last <= 2 else "4-8" if last <= 7 else "9+")
-    )
+    # No standalone length features: in any corpus short texts skew to refusals, and that
+    # prior does not transfer; length only enters through interactions with refusal cues.
     if n_items >= 3:
         feats.append("s:list")
     if has_code:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.sparse import csr_matrix
+from scipy.sparse import csr_matrix, diags
 from sklearn.linear_model import LogisticRegression
 
 from monitoring.classifier.corpus import Example, generate
@@ -30,6 +30,13 @@ MIN_DF = 3
 GROUP_SCALE = {"h": 0.3, "t": 0.3, "o": 0.5}
 C = {"refusal": 0.5, "partial": 2.0, "caution": 2.0}
 THRESHOLDS = {"refusal": 0.4, "partial": 0.5, "caution": 0.5}
+
+
+def _uses(head: str, name: str) -> bool:
+    """Caution is about what is said, not where: give its head position-free cues only."""
+    if head == "caution":
+        return not name.startswith(("x:ref", "x:noref", "x:soft", "s:", "o:")) and "@" not in name
+    return True
 
 
 def featurise(examples: Sequence[Example]) -> list[set[str]]:
@@ -65,9 +72,10 @@ def train(examples: Sequence[Example]) -> dict[str, Any]:
     }
     weights, bias = [], []
     for head, (mask, y) in targets.items():
+        keep = np.asarray([_uses(head, n) for n in names], dtype=float)
         lr = LogisticRegression(C=C[head], max_iter=2000, tol=1e-6)
-        lr.fit(x[mask], y[mask].astype(int))
-        weights.append([round(float(w), 5) for w in lr.coef_[0] * scale])
+        lr.fit(x[mask] @ diags(keep), y[mask].astype(int))
+        weights.append([round(float(w), 5) + 0.0 for w in lr.coef_[0] * scale * keep])
         bias.append(round(float(lr.intercept_[0]), 5))
     return {
         "format": FORMAT,
