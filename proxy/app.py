@@ -1,0 +1,177 @@
+"""The composition root: builds the ASGI app from a config and the objects it needs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
+
+from monitoring.metrics import Metrics
+from proxy import __version__
+from proxy.config import Config, secret
+from proxy.errors import error_body
+from proxy.forward import Endpoint, Forwarder
+from proxy.upstreams import ModelRoute, build_routes, upstream_headers
+
+log = logging.getLogger("tunewatch")
+
+
+class _AsgiEndpoint:
+    """Starlette mounts a callable object as a raw ASGI app (a plain function would be wrapped)."""
+
+    def __init__(self, forwarder: Forwarder, kind: Endpoint) -> None:
+        self.forwarder = forwarder
+        self.kind = kind
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.forwarder.handle(self.kind, scope, receive, send)
+
+
+@dataclass
+class Runtime:
+    """What the app holds while it runs; handed to tests and the CLI instead of globals."""
+
+    config: Config
+    metrics: Metrics
+    routes: dict[str, ModelRoute]
+    forwarder: Forwarder
+
+
+def new_session(config: Config) -> aiohttp.ClientSession:
+    # Keep-alive shorter than uvicorn's 5 s default (vLLM's server) so we never reuse a socket
+    # the upstream is about to close.
+    connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=4.0, ttl_dns_cache=300)
+    return aiohttp.ClientSession(connector=connector, auto_decompress=False, trust_env=False)
+
+
+def create_app(config: Config, metrics: Metrics | None = None) -> FastAPI:
+    metrics = metrics or Metrics(__version__)
+    routes = build_routes(config)
+    keys_env = config.auth.api_keys_env
+    api_keys = [k.strip() for k in (secret(keys_env) or "").split(",") if k.strip()]
+    if keys_env and not api_keys:
+        log.warning(
+            "auth.api_keys_env=%s is set but empty: client API keys are not enforced", keys_env
+        )
+    forwarder = Forwarder(
+        routes,
+        session=None,  # type: ignore[arg-type]  # created inside the event loop at start-up
+        metrics=metrics,
+        max_body_bytes=config.server.max_body_bytes,
+        api_keys=api_keys,
+    )
+    runtime = Runtime(config, metrics, routes, forwarder)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        forwarder.session = new_session(config)
+        log.info("serving", extra={"models": sorted(routes)})
+        try:
+            yield
+        finally:
+            await forwarder.session.close()
+
+    app = FastAPI(title="tunewatch", version=__version__, lifespan=lifespan, docs_url=None)
+    app.state.runtime = runtime
+    for path, kind in (
+        ("/v1/chat/completions", "chat"),
+        ("/v1/completions", "completions"),
+        ("/v1/embeddings", "embeddings"),
+    ):
+        app.router.routes.append(Route(path, _AsgiEndpoint(forwarder, kind)))  # type: ignore[arg-type]
+
+    models_body = orjson.dumps(
+        {
+            "object": "list",
+            "data": [
+                {
+                    "id": name,
+                    "object": "model",
+                    "created": int(time.time()),
+                    "owned_by": "tunewatch",
+                }
+                for name in routes
+            ],
+        }
+    )
+
+    @app.get("/v1/models")
+    async def list_models() -> Response:
+        return Response(models_body, media_type="application/json")
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz() -> JSONResponse:
+        checks = await check_upstreams(forwarder.session, routes)
+        ready = all(c["ok"] for c in checks if c["role"] == "tuned")
+        return JSONResponse(
+            {"ready": ready, "upstreams": checks}, status_code=200 if ready else 503
+        )
+
+    @app.get("/metrics")
+    async def prometheus_metrics() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        code = "not_found" if exc.status_code == 404 else None
+        return Response(
+            error_body(exc.status_code, str(exc.detail), code),
+            status_code=exc.status_code,
+            media_type="application/json",
+        )
+
+    return app
+
+
+async def check_upstreams(
+    session: aiohttp.ClientSession, routes: dict[str, ModelRoute]
+) -> list[dict[str, Any]]:
+    """Ask every upstream's `/models` whether it serves the model we route to it."""
+    targets: list[tuple[str, str, str, str, dict[str, str]]] = []
+    for route in routes.values():
+        targets.append((route.name, "tuned", route.upstream, route.target_model, route.headers))
+        base = route.config.base
+        if base is not None:
+            base_headers = upstream_headers(base.api_key_env)
+            targets.append((route.name, "base", base.upstream, base.model, base_headers))
+
+    async def probe(
+        model: str, role: str, url: str, served: str, headers: dict[str, str]
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = {
+            "model": model,
+            "role": role,
+            "upstream": url,
+            "served_model": served,
+        }
+        try:
+            async with session.get(
+                url + "/models", headers=headers, timeout=aiohttp.ClientTimeout(total=3.0)
+            ) as resp:
+                if resp.status != 200:
+                    return {**result, "ok": False, "error": f"HTTP {resp.status}"}
+                listing = await resp.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            return {**result, "ok": False, "error": type(exc).__name__}
+        ids = {m.get("id") for m in listing.get("data", []) if isinstance(m, dict)}
+        if served not in ids:
+            return {**result, "ok": False, "error": "model not served"}
+        return {**result, "ok": True}
+
+    return list(await asyncio.gather(*(probe(*t) for t in targets)))

@@ -1,0 +1,224 @@
+"""The one YAML config file, validated by pydantic; errors name the file, line and field.
+
+Secrets never live in the file: keys come from environment variables the file names.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from `90`, `"30s"`, `"15m"`, `"1h"`, `"250ms"`, `"1d"`."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 30s, 15m or 1h")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and (m := _DURATION.match(value)):
+        seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+    else:
+        raise ValueError("expected a duration such as 30s, 15m or 1h")
+    if seconds <= 0:
+        raise ValueError("duration must be positive")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_url(value: str) -> str:
+    if not re.match(r"^https?://[^\s/]+", value):
+        raise ValueError("must be an http:// or https:// URL")
+    return value.rstrip("/")
+
+
+UpstreamUrl = Annotated[str, AfterValidator(_check_url)]
+
+
+class BaseTarget(_Strict):
+    """The base model a tuned model is compared with."""
+
+    upstream: UpstreamUrl
+    model: str
+    api_key_env: str | None = None
+    timeout: Duration = 120.0
+
+
+class MirrorConfig(_Strict):
+    rate: float = Field(0.0, ge=0.0, le=1.0)
+    queue_size: int = Field(1000, ge=1)
+    concurrency: int = Field(4, ge=1)
+
+
+class ModelConfig(_Strict):
+    name: str = Field(min_length=1, max_length=128)
+    upstream: UpstreamUrl
+    upstream_model: str | None = None
+    api_key_env: str | None = None
+    timeout: Duration = 600.0
+    connect_timeout: Duration = 5.0
+    base: BaseTarget | None = None
+    mirror: MirrorConfig = MirrorConfig()
+    metadata: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def target_model(self) -> str:
+        return self.upstream_model or self.name
+
+
+class ServerConfig(_Strict):
+    max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024)
+    access_log: bool = False
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class ProbesConfig(_Strict):
+    paths: list[str] = Field(default_factory=list)
+    interval: Duration = 900.0
+    samples: int = Field(3, ge=1, le=100)
+    enabled: bool = True
+    concurrency: int = Field(4, ge=1)
+    timeout: Duration = 120.0
+    jitter: float = Field(0.1, ge=0.0, le=1.0)
+
+
+class StoreConfig(_Strict):
+    url: str = "sqlite:///var/tunewatch.db"
+    keep_text: Literal["none", "divergent", "all"] = "none"
+    retention: Duration = 30 * 86400.0
+
+    @field_validator("url")
+    @classmethod
+    def _sqlite_only(cls, value: str) -> str:
+        if not value.startswith("sqlite:///"):
+            raise ValueError("only sqlite:///PATH is supported")
+        return value
+
+    @property
+    def path(self) -> Path:
+        return Path(self.url.removeprefix("sqlite:///"))
+
+
+class DriftConfig(_Strict):
+    alpha: float = Field(0.01, gt=0.0, lt=0.5)
+    window: Duration = 3600.0
+
+
+class AuthConfig(_Strict):
+    api_keys_env: str | None = None
+    admin_token_env: str | None = None
+
+
+class Config(_Strict):
+    models: list[ModelConfig] = Field(min_length=1)
+    probes: ProbesConfig = ProbesConfig()
+    store: StoreConfig = StoreConfig()
+    drift: DriftConfig = DriftConfig()
+    auth: AuthConfig = AuthConfig()
+    server: ServerConfig = ServerConfig()
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Config:
+        seen: set[str] = set()
+        for model in self.models:
+            if model.name in seen:
+                raise ValueError(f"duplicate model name {model.name!r}")
+            seen.add(model.name)
+        return self
+
+
+class ConfigError(Exception):
+    """Invalid configuration; `errors` holds one `file:line: field: message` per problem."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+def secret(env_name: str | None) -> str | None:
+    """A secret named by the config, read from the environment at start-up."""
+    if not env_name:
+        return None
+    return os.environ.get(env_name) or None
+
+
+def load_config(path: str | Path) -> Config:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: cannot read: {exc}"]) from exc
+    return parse_config(text, str(path))
+
+
+def parse_config(text: str, source: str = "<config>") -> Config:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f"{mark.line + 1}" if mark is not None else "1"
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([f"{source}:{line}: YAML syntax error: {problem}"]) from exc
+    if not isinstance(data, dict):
+        raise ConfigError([f"{source}:1: the config must be a YAML mapping"])
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(
+            [
+                f"{source}:{line_of(node, err['loc'])}: {_dotted(err['loc'])}: {err['msg']}"
+                for err in exc.errors()
+            ]
+        ) from exc
+
+
+def _dotted(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "(top level)"
+
+
+def line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int:
+    """The 1-based line of the YAML node at `loc`, or of its nearest existing parent."""
+    if node is None:
+        return 1
+    line = node.start_mark.line + 1
+    for part in loc:
+        child: yaml.Node | None = None
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.value == str(part):
+                    child, line = value, key.start_mark.line + 1
+                    break
+        elif (
+            isinstance(node, yaml.SequenceNode)
+            and isinstance(part, int)
+            and 0 <= part < len(node.value)
+        ):
+            child = node.value[part]
+            line = child.start_mark.line + 1
+        if child is None:
+            break
+        node = child
+    return line

@@ -1,0 +1,424 @@
+"""The client's request path: parse the two routing fields, rewrite the model, forward, stream back.
+
+Everything here runs once per client request, so it stays small: raw ASGI (no framework
+middleware), orjson for the body, pooled aiohttp connections upstream, and no monitoring work
+beyond handing a finished `Exchange` to an observer that must not block.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import aiohttp
+import orjson
+
+from monitoring.metrics import Metrics
+from proxy.errors import ApiError, stream_error_event
+from proxy.upstreams import ModelRoute
+
+Endpoint = Literal["chat", "completions", "embeddings"]
+Scope = dict[str, Any]
+Receive = Callable[[], Any]
+Send = Callable[[dict[str, Any]], Any]
+
+_UPSTREAM_PATHS: dict[Endpoint, str] = {
+    "chat": "/chat/completions",
+    "completions": "/completions",
+    "embeddings": "/embeddings",
+}
+_MAX_TEE_BYTES = 4 * 1024 * 1024  # a stream's captured copy for monitoring stops growing here
+
+
+@dataclass(slots=True)
+class Exchange:
+    """One finished client request, handed to monitoring off the request path."""
+
+    route: ModelRoute
+    endpoint: Endpoint
+    request_id: str
+    request: dict[str, Any]
+    status: int
+    started: float  # wall-clock seconds
+    stream: bool
+    response: dict[str, Any] | None = None  # the parsed body when not streamed
+    chunks: list[bytes] = field(default_factory=list)  # the SSE bytes when streamed
+    headers: dict[str, str] = field(default_factory=dict)  # the few client headers monitoring reads
+
+
+Observer = Callable[[Exchange], None]
+
+
+def _ignore(_: Exchange) -> None:
+    return None
+
+
+class _Disconnected(Exception):
+    pass
+
+
+class Forwarder:
+    """Forwards OpenAI API calls for configured public model names to their upstreams."""
+
+    def __init__(
+        self,
+        routes: dict[str, ModelRoute],
+        session: aiohttp.ClientSession,
+        metrics: Metrics,
+        *,
+        max_body_bytes: int,
+        api_keys: Iterable[str] = (),
+        observe: Observer = _ignore,
+        observed_headers: Iterable[bytes] = (),
+    ) -> None:
+        self.routes = routes
+        self.session = session
+        self.metrics = metrics
+        self.max_body_bytes = max_body_bytes
+        self.api_keys = [k.encode() for k in api_keys]
+        self.observe = observe
+        self.observed_headers = frozenset(h.lower() for h in observed_headers)
+
+    def endpoint(self, kind: Endpoint) -> Callable[[Scope, Receive, Send], Any]:
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            await self.handle(kind, scope, receive, send)
+
+        return app
+
+    async def handle(self, kind: Endpoint, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        request_id = ""
+        auth = b""
+        content_length = -1
+        kept: dict[str, str] = {}
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                request_id = _valid_request_id(value)
+            elif name == b"authorization":
+                auth = value
+            elif name == b"content-length":
+                content_length = int(value) if value.isdigit() else -1
+            if name in self.observed_headers:
+                kept[name.decode("latin-1")] = value.decode("latin-1")
+        if not request_id:
+            request_id = uuid.uuid4().hex
+        id_header = (b"x-request-id", request_id.encode())
+        route: ModelRoute | None = None
+        state = _State()
+        watcher: asyncio.Task[None] | None = None
+        try:
+            if scope["method"] != "POST":
+                raise ApiError(405, "Use POST for this endpoint.", "method_not_allowed")
+            if self.api_keys:
+                self._check_key(auth)
+            if content_length > self.max_body_bytes:
+                raise _too_large(self.max_body_bytes)
+            body = await self._read_body(receive)
+            payload, stream = _parse(body, kind)
+            route = self.routes.get(payload["model"])
+            if route is None:
+                raise ApiError(
+                    404,
+                    f"The model `{payload['model']}` does not exist.",
+                    "model_not_found",
+                    "model",
+                )
+            payload["model"] = route.target_model
+            watcher = _watch_disconnect(receive, asyncio.current_task(), state)
+            exchange = Exchange(
+                route, kind, request_id, payload, 0, time.time(), stream, headers=kept
+            )
+            if stream:
+                await self._stream(route, kind, payload, exchange, send, id_header, started, state)
+            else:
+                await self._unary(route, kind, payload, exchange, send, id_header, state)
+            if exchange.status == 200:
+                self.observe(exchange)
+        except ApiError as err:
+            state.status = err.status
+            await _send_bytes(send, err.status, err.body(), id_header, state)
+        except _Disconnected:
+            state.status = 499
+        except asyncio.CancelledError:
+            if not state.disconnected:
+                raise
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            state.status = 499
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+            name = route.name if route is not None else "unknown"
+            self.metrics.requests.labels(name, kind, str(state.status)).inc()
+            if route is not None:
+                self.metrics.request_duration.labels(name, kind).observe(
+                    time.perf_counter() - started
+                )
+
+    def _check_key(self, auth: bytes) -> None:
+        scheme, _, key = auth.partition(b" ")
+        ok = False
+        if scheme.lower() == b"bearer" and key:
+            for known in self.api_keys:
+                ok |= hmac.compare_digest(known, key.strip())
+        if not ok:
+            raise ApiError(401, "Invalid or missing API key.", "invalid_api_key")
+
+    async def _read_body(self, receive: Receive) -> bytes:
+        parts: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise _Disconnected
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise _too_large(self.max_body_bytes)
+            parts.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(parts)
+
+    async def _unary(
+        self,
+        route: ModelRoute,
+        kind: Endpoint,
+        payload: dict[str, Any],
+        exchange: Exchange,
+        send: Send,
+        id_header: tuple[bytes, bytes],
+        state: _State,
+    ) -> None:
+        try:
+            async with self.session.post(
+                route.upstream + _UPSTREAM_PATHS[kind],
+                data=orjson.dumps(payload),
+                headers=route.request_headers(exchange.request_id),
+                timeout=route.client_timeout,
+            ) as resp:
+                raw = await resp.read()
+                status = resp.status
+                content_type = resp.headers.get("Content-Type", "application/json")
+        except Exception as exc:
+            raise self._upstream_failure(route, exc) from None
+        exchange.status = status
+        if status != 200:
+            self.metrics.upstream_errors.labels(route.name, "tuned", "status").inc()
+            state.status = status
+            await _send_bytes(send, status, raw, id_header, state, content_type)
+            return
+        try:
+            answer = orjson.loads(raw)
+            if not isinstance(answer, dict):
+                raise ValueError("not an object")
+        except ValueError:
+            self.metrics.upstream_errors.labels(route.name, "tuned", "protocol").inc()
+            raise ApiError(
+                502,
+                "The upstream model server returned an invalid response.",
+                "bad_upstream_response",
+            ) from None
+        if "model" in answer:
+            answer["model"] = route.name
+        exchange.response = answer
+        state.status = 200
+        await _send_bytes(send, 200, orjson.dumps(answer), id_header, state)
+
+    async def _stream(
+        self,
+        route: ModelRoute,
+        kind: Endpoint,
+        payload: dict[str, Any],
+        exchange: Exchange,
+        send: Send,
+        id_header: tuple[bytes, bytes],
+        started: float,
+        state: _State,
+    ) -> None:
+        try:
+            resp = await self.session.post(
+                route.upstream + _UPSTREAM_PATHS[kind],
+                data=orjson.dumps(payload),
+                headers=route.request_headers(exchange.request_id),
+                timeout=route.client_timeout,
+            )
+        except Exception as exc:
+            raise self._upstream_failure(route, exc) from None
+        try:
+            exchange.status = resp.status
+            if resp.status != 200:
+                self.metrics.upstream_errors.labels(route.name, "tuned", "status").inc()
+                try:
+                    raw = await resp.read()
+                except Exception as exc:
+                    raise self._upstream_failure(route, exc) from None
+                state.status = resp.status
+                content_type = resp.headers.get("Content-Type", "application/json")
+                await _send_bytes(send, resp.status, raw, id_header, state, content_type)
+                return
+            state.status = 200
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [
+                        (b"content-type", b"text/event-stream; charset=utf-8"),
+                        (b"cache-control", b"no-cache"),
+                        (b"x-accel-buffering", b"no"),
+                        id_header,
+                    ],
+                }
+            )
+            await self._pump(route, resp, exchange, send, started)
+            state.finished = True
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            resp.close()
+
+    async def _pump(
+        self,
+        route: ModelRoute,
+        resp: aiohttp.ClientResponse,
+        exchange: Exchange,
+        send: Send,
+        started: float,
+    ) -> None:
+        """Relay whole SSE lines as they arrive, renaming the model; tee a copy for monitoring."""
+        pending = b""
+        teed = 0
+        first = True
+        rename = route.rename_in_stream
+        try:
+            async for chunk in resp.content.iter_any():
+                data = pending + chunk if pending else chunk
+                cut = data.rfind(b"\n") + 1
+                if cut == 0:
+                    pending = data
+                    continue
+                out, pending = rename(data[:cut]), data[cut:]
+                if teed < _MAX_TEE_BYTES:
+                    exchange.chunks.append(out)
+                    teed += len(out)
+                await send({"type": "http.response.body", "body": out, "more_body": True})
+                if first:
+                    first = False
+                    self.metrics.ttft.labels(route.name).observe(time.perf_counter() - started)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            kind = "timeout" if isinstance(exc, TimeoutError) else "stream"
+            self.metrics.upstream_errors.labels(route.name, "tuned", kind).inc()
+            exchange.status = 504 if kind == "timeout" else 502
+            message = (
+                "The upstream model server timed out mid-stream."
+                if kind == "timeout"
+                else "The upstream model server failed mid-stream."
+            )
+            await send(
+                {
+                    "type": "http.response.body",
+                    "body": pending
+                    + stream_error_event(exchange.status, message, f"upstream_{kind}"),
+                    "more_body": True,
+                }
+            )
+            return
+        if pending:
+            await send({"type": "http.response.body", "body": rename(pending), "more_body": True})
+
+    def _upstream_failure(self, route: ModelRoute, exc: BaseException) -> ApiError:
+        if isinstance(exc, TimeoutError):
+            self.metrics.upstream_errors.labels(route.name, "tuned", "timeout").inc()
+            return ApiError(504, "The upstream model server timed out.", "upstream_timeout")
+        if isinstance(exc, aiohttp.ClientConnectorError):
+            self.metrics.upstream_errors.labels(route.name, "tuned", "connect").inc()
+            return ApiError(
+                502, "The upstream model server is unreachable.", "upstream_unreachable"
+            )
+        self.metrics.upstream_errors.labels(route.name, "tuned", "protocol").inc()
+        return ApiError(502, "The upstream model server failed to answer.", "upstream_error")
+
+
+@dataclass(slots=True)
+class _State:
+    status: int = 500
+    disconnected: bool = False
+    finished: bool = False
+
+
+def _watch_disconnect(
+    receive: Receive, task: asyncio.Task[Any] | None, state: _State
+) -> asyncio.Task[None]:
+    """Cancel the handler when the client goes away, so the upstream request is dropped too."""
+
+    async def watch() -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+        if not state.finished and task is not None:
+            state.disconnected = True
+            task.cancel()
+
+    return asyncio.get_running_loop().create_task(watch())
+
+
+async def _send_bytes(
+    send: Send,
+    status: int,
+    body: bytes,
+    id_header: tuple[bytes, bytes],
+    state: _State,
+    content_type: str = "application/json",
+) -> None:
+    state.finished = True
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", content_type.encode("latin-1")),
+                (b"content-length", str(len(body)).encode()),
+                id_header,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+def _parse(body: bytes, kind: Endpoint) -> tuple[dict[str, Any], bool]:
+    """Only what routing needs: the model name and whether to stream."""
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise ApiError(400, "The request body is not valid JSON.", "invalid_json") from None
+    if not isinstance(payload, dict):
+        raise ApiError(400, "The request body must be a JSON object.", "invalid_request")
+    model = payload.get("model")
+    if not isinstance(model, str) or not model:
+        raise ApiError(400, "`model` is required and must be a string.", "invalid_type", "model")
+    stream = payload.get("stream", False)
+    if stream is None:
+        stream = False
+    if not isinstance(stream, bool):
+        raise ApiError(400, "`stream` must be a boolean.", "invalid_type", "stream")
+    if stream and kind == "embeddings":
+        raise ApiError(400, "Embeddings cannot be streamed.", "invalid_value", "stream")
+    return payload, stream
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(413, f"The request body exceeds {limit} bytes.", "request_too_large")
+
+
+def _valid_request_id(value: bytes) -> str:
+    """A client's request id is echoed only when it is short, printable ASCII."""
+    if 0 < len(value) <= 128 and value.isascii():
+        text = value.decode("ascii")
+        if text.isprintable():
+            return text
+    return ""

