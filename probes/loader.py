@@ -25,6 +25,8 @@ MAX_FILE_BYTES = 2 * 1024 * 1024
 """Larger files are refused: a pack is hand-written text, and parsing is not free."""
 
 PACK_SUFFIXES = (".yaml", ".yml")
+BUILTIN_PACKS_DIR = Path(__file__).resolve().parent / "packs"
+"""The packs shipped with tunewatch, for configs that want them without knowing the path."""
 FILE = "(file)"
 """Field shown for problems with the file as a whole (encoding, size, syntax)."""
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .duration import format_duration, parse_duration
 from .loader import (
+    BUILTIN_PACKS_DIR,
     MAX_FILE_BYTES,
     LoadResult,
     PackError,
@@ -18,6 +19,7 @@ from .loader import (
 from .schema import CustomCategory, Defaults, Effective, Message, Pack, Probe
 
 __all__ = [
+    "BUILTIN_PACKS_DIR",
     "MAX_FILE_BYTES",
     "CustomCategory",
     "Defaults",

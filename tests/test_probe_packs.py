@@ -23,9 +23,18 @@ from hypothesis import strategies as st
 from monitoring.categories import BUILTIN_NAMES
 from probes import cli
 from probes.duration import format_duration, parse_duration
-from probes.pack import MAX_FILE_BYTES, Pack, PackError, Probe, load_pack_file, load_packs
+from probes.pack import (
+    BUILTIN_PACKS_DIR,
+    MAX_FILE_BYTES,
+    Pack,
+    PackError,
+    Probe,
+    load_pack_file,
+    load_packs,
+)
 
 PACKS_DIR = Path(__file__).resolve().parent.parent / "probes" / "packs"
+assert BUILTIN_PACKS_DIR == PACKS_DIR
 
 VALID = """\
 id: demo
