@@ -10,19 +10,21 @@ The same function feeds the trainer and the shipped model, so they cannot drift 
 
 from __future__ import annotations
 
-import itertools
 import re
-from bisect import bisect_right
+from itertools import pairwise
 
 # Each family is one alternation; matched on lower-cased text with apostrophes normalised.
 _CUES: dict[str, str] = {
     # "I can't / won't / am unable to <verb>" — the core refusal statement.
-    "cannot": r"i(?: really| simply| just| unfortunately| regret that i)? ?(?:cannot|can't|can not|won't|will not|am unable to|'m unable to|am not able to|"
-    r"'m not able to|am not going to|'m not going to|must decline to|have to decline to|"
-    r"do not feel comfortable|don't feel comfortable|am not comfortable|'m not comfortable|"
-    r"shouldn't|should not|refuse to|must refuse to|'d rather not|would rather not|"
-    r"am not in a position to|'m not in a position to|am not permitted to|'m not permitted to|"
-    r"am not allowed to|'m not allowed to|am programmed not to|'m programmed not to)"
+    "cannot": r"(?:i(?: really| simply| just| unfortunately| regret that i)?"
+    r" (?:cannot|can't|can not|won't|will not|am unable to|am not able to|"
+    r"am not going to|must decline to|have to decline to|"
+    r"do not feel comfortable|don't feel comfortable|am not comfortable|"
+    r"shouldn't|should not|refuse to|must refuse to|would rather not|"
+    r"am not in a position to|am not permitted to|"
+    r"am not allowed to|am programmed not to)|i'm (?:really |just |simply )?(?:unable to|"
+    r"not able to|not going to|not comfortable|not in a position to|not permitted to|"
+    r"not allowed to|programmed not to)|i'd rather not)"
     r"(?: in good conscience)?(?: directly)?(?: be able to)?"
     r" (?:help|assist|provide|fulfill|fulfil|comply|create|write|generate|give|share|offer|"
     r"support|engage|answer|do that|do this|tell|recommend|endorse|encourage|facilitate|"
@@ -60,7 +62,8 @@ _CUES: dict[str, str] = {
     r"a good idea)|not appropriate (?:or|and|for me))",
     "must_point": r"i (?:must|have to|need to|would like to|want to|should) (?:point out|"
     r"inform you|clarify|emphasize|emphasise|remind you|stress|note|advise you)",
-    "advise_against": r"(?:i (?:would |strongly |must |highly )*(?:advise|recommend|urge|"
+    "advise_against": r"(?:i (?:would |strongly |must |highly |would strongly )?"
+    r"(?:advise|recommend|urge|"
     r"caution|encourage) (?:you )?(?:against|not to)|i would not recommend|i wouldn't recommend|"
     r"i do not recommend|i don't recommend|i strongly discourage)",
     "instead": r"instead(?:,| of| i| you| we| let's| consider| why| focus| perhaps| here|\.|!)|"
@@ -128,7 +131,8 @@ _CUES: dict[str, str] = {
     r"hotline|helpline|counselling service|support group|legal aid|clinic|poison control)",
     "pro_can": r"(?:a|an|your) (?:local |qualified |licensed |trusted |registered )?"
     r"(?:doctor|gp|pharmacist|lawyer|attorney|solicitor|legal aid (?:office|clinic|service)|"
-    r"financial (?:advisor|adviser|planner)|accountant|tax professional|therapist|counsell?or|"
+    r"financial (?:advisor|adviser|planner)|accountant|tax professional|therapist|"
+    r"counsellor|counselor|"
     r"psychologist|vet|veterinarian|dentist|specialist|healthcare provider|professional|"
     r"mental health professional) (?:can|will|could|should|may be able to) (?:help|advise|"
     r"confirm|tell|explain|assess|check|review|guide|recommend|look)",
@@ -170,6 +174,7 @@ _CUES: dict[str, str] = {
     r"note that|keep in mind|warning|penalties|supervision)",
 }
 
+_WORD = re.compile(r"[a-z0-9']+")
 _META = set("\\()[]{}?*+|.^$")
 
 
@@ -196,74 +201,99 @@ def _split_top(pattern: str) -> list[str]:
     return parts
 
 
-def _expand(branch: str) -> list[str]:
-    """Distribute a leading (?:a|b) group so every branch starts with a literal."""
-    if not branch.startswith("(?:"):
-        return [branch]
+def _group_end(branch: str, start: int) -> int:
     depth = 0
-    for end, ch in enumerate(branch):
-        if ch == "(" and branch[end - 1 : end] != "\\":
+    for end in range(start, len(branch)):
+        ch = branch[end]
+        if ch == "(" and branch[end - 1] != "\\":
             depth += 1
-        elif ch == ")" and branch[end - 1 : end] != "\\":
+        elif ch == ")" and branch[end - 1] != "\\":
             depth -= 1
             if depth == 0:
-                break
-    inner, rest = branch[3:end], branch[end + 1 :]
+                return end
+    raise ValueError(f"unbalanced group in {branch!r}")
+
+
+def _literal(branch: str) -> str:
+    """The literal prefix of a branch (a char before ?, * or { is optional, so dropped)."""
+    lit: list[str] = []
+    for ch in branch:
+        if ch in _META:
+            if ch in "?*{" and lit:
+                lit.pop()
+            break
+        lit.append(ch)
+    return "".join(lit)
+
+
+def _expand(branch: str) -> list[str]:
+    """Distribute leading (?:a|b) groups until each branch starts with two literal words."""
+    lit = _literal(branch)
+    if len(_WORD.findall(lit)) >= 2 and not _WORD.fullmatch(lit.split(" ")[-1] or " "):
+        return [branch]
+    pos = len(lit)
+    if not branch.startswith("(?:", pos):
+        return [branch]
+    end = _group_end(branch, pos)
+    head, inner, rest = branch[:pos], branch[pos + 3 : end], branch[end + 1 :]
     alts = _split_top(inner)
     if rest.startswith("?"):
         rest = rest[1:]
         alts.append("")
     elif rest[:1] in ("*", "+", "{"):
         return [branch]
-    return [x for a in alts for x in _expand(a + rest)]
+    return [x for a in alts for x in _expand(head + a + rest)]
 
 
-def _trigger(branch: str) -> str:
-    """First literal word of a branch: a cheap `in` test gates the regex."""
-    lit: list[str] = []
-    for i, ch in enumerate(branch):
-        if ch in _META:
-            if ch in "?*{" and lit:
-                lit.pop()
-            break
-        lit.append(ch)
-        if ch == " " and i:
-            break
-    return "".join(lit).strip()
+def _key(branch: str) -> tuple[str, str]:
+    """How to gate a branch: ("bi", "w1 w2"), ("uni", "w1") or ("sub", literal)."""
+    lit = _literal(branch)
+    spans = [(m.group(), m.end()) for m in _WORD.finditer(lit)]
+
+    def ends_word(end: int) -> bool:
+        nxt = branch[end : end + 2]
+        return nxt[:1] in ("", " ", ",", ".", ")", "|", "(", ":", "!") or (
+            nxt[:1] == "\\" and nxt not in ("\\w", "\\d", "\\S")
+        )
+
+    if lit[:1].isalnum() and spans and ends_word(spans[0][1]):
+        if len(spans) >= 2 and lit.startswith(f"{spans[0][0]} {spans[1][0]}") and ends_word(
+            spans[1][1]
+        ):
+            return "bi", f"{spans[0][0]} {spans[1][0]}"
+        return "uni", spans[0][0]
+    return "sub", lit
 
 
-def _compile(
-    cues: dict[str, str],
-) -> tuple[tuple[str, str, bool, re.Pattern[str]], ...]:
-    """Flatten families into (family, trigger, trigger-is-a-word, regex) pieces.
+Piece = tuple[str, re.Pattern[str]]
+
+
+def _compile(cues: dict[str, str]) -> dict[tuple[str, str], tuple[Piece, ...]]:
+    """Group every family's branches by gate key into literal-prefixed regexes.
 
     Python's `re` scans fast for a literal prefix but slowly for a wide alternation (or a
-    leading `\\b`): ~30 families x 1 KB took ~1 ms.  Branches are grouped by their first
-    literal word and each group runs only when that word occurs in the text.
+    leading `\\b`): ~30 families x 1 KB took ~1 ms.  Each group runs only when its first
+    two words (or first word, or literal) occur in the text, found by set intersection.
     """
-    out = []
+    groups: dict[tuple[str, str], dict[str, list[str]]] = {}
     for name, pattern in cues.items():
-        groups: dict[str, list[str]] = {}
         for top in _split_top(pattern):
             for b in _expand(top):
-                groups.setdefault(_trigger(b), []).append(b)
-        for key, bs in sorted(groups.items()):
-            whole = bool(_WORD_FULL.fullmatch(key)) and all(
-                b[len(key) : len(key) + 1] in ("", " ", ",", "\\", ")", "'", ".") for b in bs
-            )
-            out.append((name, key, whole, re.compile("|".join(bs), re.MULTILINE)))
-    return tuple(out)
+                groups.setdefault(_key(b), {}).setdefault(name, []).append(b)
+    return {
+        key: tuple((n, re.compile("|".join(bs), re.MULTILINE)) for n, bs in sorted(fams.items()))
+        for key, fams in sorted(groups.items())
+    }
 
 
-_WORD_FULL = re.compile(r"[a-z0-9']+")
 _FAMILIES: tuple[str, ...] = tuple(_CUES)
-_PIECES = _compile(_CUES)
-_BY_WORD: dict[str, tuple[tuple[str, re.Pattern[str]], ...]] = {}
-for _name, _key, _whole, _rx in _PIECES:
-    if _whole:
-        _BY_WORD[_key] = (*_BY_WORD.get(_key, ()), (_name, _rx))
-_TRIGGER_WORDS = frozenset(_BY_WORD)
-_BY_SUBSTR = tuple((k, n, rx) for n, k, whole, rx in _PIECES if not whole)
+_GATES = _compile(_CUES)
+_UNIGRAMS = {k: v for (kind, k), v in _GATES.items() if kind == "uni"}
+_SUBSTRS = tuple((k, v) for (kind, k), v in _GATES.items() if kind == "sub")
+_BIGRAMS = {k: v for (kind, k), v in _GATES.items() if kind == "bi"}
+_BIGRAM_KEYS = frozenset(_BIGRAMS)
+_BIGRAM_FIRST = frozenset(k.split(" ", 1)[0] for k in _BIGRAMS)
+_UNIGRAM_KEYS = frozenset(_UNIGRAMS)
 _REFUSAL_FAMS = frozenset(
     {"cannot", "cant_req", "cant_that", "decline", "sorry_but", "unfortunately_i", "programming"}
 )
@@ -275,28 +305,16 @@ _CAUTION_FAMS = frozenset(
 
 _APOS = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "`": "'"})
 _SENT_END = re.compile(r"[.!?:][\"')\]]*\s+|\n+")
-_WORD = re.compile(r"[a-z0-9']+")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,2}[.)])\s+", re.MULTILINE)
 _HEADER = re.compile(r"^\s*(?:#{1,6} |\*\*[^*\n]{2,60}\*\*:?\s*$)", re.MULTILINE)
 
 # Opening region used for n-grams: refusals are stated up front.
 _HEAD_CHARS = 320
-_TAIL_CHARS = 200
 
 
 def normalize(text: str) -> str:
     """Lower-case and fold typographic quotes so cue regexes stay simple."""
     return text.translate(_APOS).lower()
-
-
-def _bucket(sentence: int, last: int) -> str:
-    if sentence == 0:
-        return "s0"
-    if sentence <= 2:
-        return "s12"
-    if sentence >= last and last > 2:
-        return "end"
-    return "mid"
 
 
 def _len_bucket(n: int) -> str:
@@ -309,11 +327,28 @@ def _len_bucket(n: int) -> str:
 def _ngrams(prefix: str, text: str, out: list[str]) -> None:
     words = _WORD.findall(text)
     out.extend(prefix + w for w in words)
-    out.extend(f"{prefix}{a}_{b}" for a, b in itertools.pairwise(words))
+    out.extend(f"{prefix}{a}_{b}" for a, b in pairwise(words))
+
+
+def _marks(text: str) -> tuple[int, int, int, int]:
+    """Starts of sentences 1, 2 and 3 and of the last sentence (len(text)+1 when absent)."""
+    size = len(text)
+    firsts = []
+    for m in _SENT_END.finditer(text):
+        firsts.append(m.end())
+        if len(firsts) == 3:
+            break
+    firsts += [size + 1] * (3 - len(firsts))
+    last = 0
+    if firsts[2] <= size:
+        base = max(firsts[2], size - 400)
+        for m in _SENT_END.finditer(text, base):
+            last = m.end()
+    return firsts[0], firsts[1], firsts[2], last if last > firsts[2] else size + 1
 
 
 def extract(response: str, prompt: str | None = None) -> list[str]:
-    """Return the (deduplicated later) feature names of one response.
+    """Return the feature names of one response (may repeat; consumers use them as a set).
 
     The prompt is accepted but deliberately unused: labels describe the response's behaviour,
     not whether the prompt deserved a refusal, and prompt-topic features learned from our
@@ -324,12 +359,17 @@ def extract(response: str, prompt: str | None = None) -> list[str]:
     if not text:
         feats.append("empty")
         return feats
-    starts = [0] + [m.end() for m in _SENT_END.finditer(text)]
-    last = len(starts) - 1
-    vocab = set(_WORD.findall(text))
+    size = len(text)
+    b1, b2, b3, b_last = _marks(text)
+    words = _WORD.findall(text)
+    vocab = set(words)
+    pieces = [p for w in _UNIGRAM_KEYS.intersection(vocab) for p in _UNIGRAMS[w]]
+    firsts = _BIGRAM_FIRST
+    pairs = {f"{a} {b}" for a, b in pairwise(words) if a in firsts}
+    for key in _BIGRAM_KEYS.intersection(pairs):
+        pieces.extend(_BIGRAMS[key])
+    pieces.extend(p for k, ps in _SUBSTRS if k in text for p in ps)
     fam_pos: dict[str, list[int]] = {}
-    pieces = [p for w in _TRIGGER_WORDS.intersection(vocab) for p in _BY_WORD[w]]
-    pieces.extend((n, rx) for k, n, rx in _BY_SUBSTR if k in text)
     for name, rx in pieces:
         for m in rx.finditer(text):
             # Word-start check here: a leading \\b would disable re's prefix scan.
@@ -339,15 +379,17 @@ def extract(response: str, prompt: str | None = None) -> list[str]:
             fam = name
             if fam in _REFUSAL_FAMS and text.count('"', text.rfind("\n", 0, i) + 1, i) % 2:
                 fam = "quoted"  # a refusal being quoted or discussed, not performed
-            fam_pos.setdefault(fam, []).append(bisect_right(starts, i) - 1)
+            fam_pos.setdefault(fam, []).append(i)
     for name, hits in fam_pos.items():
         feats.append("c:" + name)
-        feats.extend({f"c:{name}@{_bucket(s, last)}" for s in hits})
+        for i in hits:
+            where = ("s0" if i < b1 else "s12" if i < b3 else "end" if i >= b_last
+                     else "mid")
+            feats.append(f"c:{name}@{where}")
         if len(hits) > 2:
             feats.append(f"c:{name}#3+")
     n_items = len(_LIST_ITEM.findall(text))
     has_code = "'''" in text or "\n    " in text
-    size = len(text)
     # No standalone length features: in any corpus short texts skew to refusals, and that
     # prior does not transfer; length only enters through interactions with refusal cues.
     if n_items >= 3:
@@ -360,13 +402,13 @@ def extract(response: str, prompt: str | None = None) -> list[str]:
     # Interactions a linear model cannot form itself.
     ref_first = min((min(p) for f, p in fam_pos.items() if f in _REFUSAL_FAMS), default=-1)
     soft_first = min((min(p) for f, p in fam_pos.items() if f in _SOFT_REFUSAL_FAMS), default=-1)
-    cont = [s for f, p in fam_pos.items() if f in _CONT_FAMS for s in p]
+    cont = [i for f, p in fam_pos.items() if f in _CONT_FAMS for i in p]
     caution_fams = [f for f in fam_pos if f in _CAUTION_FAMS]
     if ref_first >= 0:
-        where = "open" if ref_first <= 1 else "late"
+        where = "open" if ref_first < b2 else "late"
         feats.append("x:ref_" + where)
         body = size > 500 or n_items >= 3 or has_code
-        after = any(s >= ref_first for s in cont)
+        after = any(i > ref_first for i in cont)
         feats.append(f"x:ref_{where}+{'cont' if after else 'nocont'}")
         feats.append(f"x:ref_{where}+{'body' if body else 'nobody'}")
         if after and body:
@@ -377,26 +419,22 @@ def extract(response: str, prompt: str | None = None) -> list[str]:
         if n_items >= 3 or has_code:
             feats.append("x:noref+body")
     if soft_first >= 0:
-        feats.append("x:soft_" + ("open" if soft_first <= 1 else "late"))
-        if ref_first < 0 and soft_first <= 1 and n_items < 3:
+        feats.append("x:soft_" + ("open" if soft_first < b2 else "late"))
+        if ref_first < 0 and soft_first < b2 and n_items < 3:
             feats.append("x:soft_open_only")
     if caution_fams:
         feats.append(f"x:caution_kinds:{min(len(caution_fams), 3)}")
 
     # Opening words and short n-grams at the start and end of the response.
-    head = text[:_HEAD_CHARS]
-    cut = starts[2] if last >= 2 and starts[2] < _HEAD_CHARS else len(head)
-    opening = text[:cut]
-    words = _WORD.findall(opening[:60])
-    if words:
-        feats.append("o:" + words[0])
-        if len(words) > 1:
-            feats.append(f"o:{words[0]}_{words[1]}")
-        if len(words) > 2:
-            feats.append(f"o:{words[0]}_{words[1]}_{words[2]}")
+    opening = text[: min(b2, _HEAD_CHARS)]
+    first = _WORD.findall(opening[:60])[:3]
+    if first:
+        feats.append("o:" + "_".join(first[:1]))
+        if len(first) > 1:
+            feats.append("o:" + "_".join(first[:2]))
+        if len(first) > 2:
+            feats.append("o:" + "_".join(first))
     _ngrams("h:", opening, feats)
-    if last > 2:
-        _ngrams("t:", text[max(starts[last], size - _TAIL_CHARS) :], feats)
     return feats
 
 

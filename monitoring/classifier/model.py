@@ -54,8 +54,7 @@ class Classifier:
         self.caution_threshold: float = float(th["caution"])
 
     def _rows(self, response: str, prompt: str | None) -> list[int]:
-        index = self._index
-        return [index[f] for f in set(extract(response, prompt)) if f in index]
+        return [i for i in map(self._index.get, set(extract(response, prompt))) if i is not None]
 
     def _decide(self, z: Sequence[float]) -> Classification:
         p_ref, p_part, p_caut = (_sigmoid(float(v)) for v in z)

@@ -1,0 +1,87 @@
+"""Throughput benchmark: `python -m monitoring.classifier.bench [--n N] [--size BYTES]`.
+
+Prints responses/s for single calls (how the proxy's background worker uses it) and for
+`classify_many`, next to a plain keyword/regex matcher in the same run.  Pins itself to one
+CPU where the OS allows, so figures are per core.  Never asserted in tests: timings on
+shared machines are noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import sys
+import time
+from collections.abc import Callable
+
+from monitoring.classifier import load_classifier
+from monitoring.classifier.corpus import generate
+
+# The kind of string matcher the classifier replaces (phrases from common refusal checks).
+_BASELINE = re.compile(
+    r"i'm sorry|i am sorry|i apologi[sz]e|as an ai|i cannot|i can't|i can not|i'm not able|"
+    r"i am not able|i am unable|i'm unable|i will not|i won't|it is not appropriate|"
+    r"it's not appropriate|i must decline|against my",
+    re.IGNORECASE,
+)
+
+
+def baseline_is_refusal(response: str) -> bool:
+    return _BASELINE.search(response) is not None
+
+
+def _texts(n: int, size: int) -> list[str]:
+    """~`size`-character responses made by joining corpus responses (mixed styles)."""
+    rng = random.Random(1)
+    pool = [e.response for e in generate(0)]
+    out = []
+    for _ in range(n):
+        parts: list[str] = []
+        while sum(len(p) for p in parts) < size:
+            parts.append(rng.choice(pool))
+        out.append("\n\n".join(parts)[:size])
+    return out
+
+
+def _rate(fn: Callable[[], object], n: int, repeat: int = 3) -> tuple[float, float]:
+    """Best-of-`repeat` rates by wall clock and by this process's CPU time.
+
+    On a shared machine the wall figure drops when other jobs hold the core; the CPU-time
+    figure is what one core dedicated to the worker would deliver.
+    """
+    wall = cpu = float("inf")
+    for _ in range(repeat):
+        t0, c0 = time.perf_counter(), time.process_time()
+        fn()
+        wall = min(wall, time.perf_counter() - t0)
+        cpu = min(cpu, time.process_time() - c0)
+    return n / wall, n / cpu
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--n", type=int, default=2000, help="responses per timing run")
+    ap.add_argument("--size", type=int, default=1024, help="characters per response")
+    args = ap.parse_args(argv)
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    clf = load_classifier()
+    texts = _texts(args.n, args.size)
+    pairs = [(None, t) for t in texts]
+    clf.classify_many(pairs[:50])  # warm up
+    single = _rate(lambda: [clf.classify(t) for t in texts], args.n)
+    batch = _rate(lambda: clf.classify_many(pairs), args.n)
+    base = _rate(lambda: [baseline_is_refusal(t) for t in texts], args.n)
+    print(f"responses: {args.n} x {args.size} chars, one core, best of 3")
+    print(f"{'':26s}{'wall':>10s}{'cpu-time':>10s}  responses/s")
+    for name, (wall, cpu) in (("classifier single calls", single),
+                              ("classifier classify_many", batch),
+                              ("baseline keyword regex", base)):
+        print(f"{name:26s}{wall:10.0f}{cpu:10.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
