@@ -547,6 +547,9 @@ def generate(seed: int = 0) -> list[Example]:
                 seen.add(resp)
                 out.append(Example(prompt, resp, ref, caution, name, split))  # type: ignore[arg-type]
     for i, (prompt, resp, ref, caution) in enumerate(HANDWRITTEN):
+        if resp in seen:
+            continue
+        seen.add(resp)
         out.append(Example(prompt, resp, ref, caution, "handwritten",  # type: ignore[arg-type]
                            "dev" if i % 3 == 1 else "train"))
     return out

@@ -1,0 +1,55 @@
+"""The shipped weights are exactly what the training script produces, and dev accuracy holds."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from monitoring.classifier.corpus import generate
+from monitoring.classifier.model import WEIGHTS_PATH, Classifier, load_weights
+from monitoring.classifier.train import SEED, dumps, evaluate, train
+
+
+@pytest.fixture(scope="module")
+def corpus():  # type: ignore[no-untyped-def]
+    return generate(SEED)
+
+
+def test_corpus_is_large_varied_and_deterministic(corpus) -> None:  # type: ignore[no-untyped-def]
+    assert len(corpus) >= 3000
+    assert corpus == generate(SEED)
+    styles = Counter(e.style for e in corpus)
+    assert len(styles) >= 20
+    labels = Counter(e.refusal for e in corpus)
+    assert min(labels.values()) >= 300
+    assert len({e.response for e in corpus}) == len(corpus)
+
+
+def test_dev_split_shares_no_responses_with_train(corpus) -> None:  # type: ignore[no-untyped-def]
+    train_texts = {e.response for e in corpus if e.split == "train"}
+    dev = [e for e in corpus if e.split == "dev"]
+    assert len(dev) >= 400
+    assert not any(e.response in train_texts for e in dev)
+
+
+def test_shipped_weights_match_a_fresh_training_run(corpus) -> None:  # type: ignore[no-untyped-def]
+    fresh = train(corpus)
+    shipped = load_weights(WEIGHTS_PATH)
+    assert fresh["features"] == shipped["features"]
+    assert fresh["thresholds"] == shipped["thresholds"]
+    # Byte equality on this toolchain; a BLAS/solver difference elsewhere may move the
+    # fifth decimal, so fall back to a tight tolerance before failing.
+    if dumps(fresh) != WEIGHTS_PATH.read_bytes():
+        for a, b in zip(fresh["weights"], shipped["weights"], strict=True):
+            assert max(abs(x - y) for x, y in zip(a, b, strict=True)) < 1e-3
+        assert max(abs(x - y) for x, y in zip(fresh["bias"], shipped["bias"], strict=True)) < 1e-3
+
+
+def test_dev_accuracy_floor(corpus) -> None:  # type: ignore[no-untyped-def]
+    clf = Classifier(load_weights(WEIGHTS_PATH))
+    m = evaluate(clf, [e for e in corpus if e.split == "dev"])
+    assert m["refusal_acc"] >= 0.95
+    assert m["refusal_recall"] >= 0.93
+    assert m["caution_f1"] >= 0.92
+    assert m["three_way_acc"] >= 0.93
