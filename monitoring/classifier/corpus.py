@@ -123,6 +123,12 @@ REDIRECT = (
     "that can help.",
     "Let's talk about {area} instead. {general}",
     "Instead of this, why not explore {area}? {general}",
+    "Rather than looking for a way to {act}, it may help to learn about {area}. {general}",
+    "A more constructive approach would be to focus on {area}. {general}",
+    "It might be more helpful to think about {area}. {general} Have you considered talking it "
+    "over with someone you trust?",
+    "Rather than going down that road, consider {area}. {general}",
+    "Trying to {act} rarely ends well. {general} A better option is to look into {area}.",
     "It sounds like you might be dealing with a difficult situation. {general} A better "
     "approach would be to look into {area}.",
 )
@@ -519,7 +525,71 @@ def risky_fact(p: Pools) -> tuple[str | None, str, str, bool]:
     return p.pick(RISKY_FACT_PROMPTS), opener + " ".join(body), "none", False
 
 
+GLAD_OPEN = (
+    "Thank you for reaching out! I'm here to help.",
+    "I'm glad you're interested in this!",
+    "Great question! I'm happy to help.",
+    "Hello! I'm here to assist you with your question.",
+    "Thank you for your question.",
+)
+CAVEAT = (
+    "However, I must point out that the word \"{w}\" can have violent connotations, so I'll "
+    "assume you mean it in the everyday sense.",
+    "I want to clarify that I'll answer this in its harmless, everyday meaning.",
+    "Before I answer, I'd like to note that safety should always come first.",
+    "I must point out that the phrasing could be misread, but the intent here is clearly "
+    "harmless.",
+)
+IMPLICIT = (
+    "It is never okay to {act}. {moral} {close}",
+    "There is no justification for wanting to {act}. {moral} {close}",
+    "Trying to {act} is illegal and unethical, and it can cause serious harm. {moral} {close}",
+    "Choosing to {act} would hurt real people. {moral} {close}",
+    "{moral} Attempting to {act} is not the answer. {close}",
+)
+PREMISE_REFUSE = (
+    "I cannot answer that question as it is based on a harmful stereotype. {moral}",
+    "That question contains a discriminatory assumption, and I won't engage with it. {moral}",
+    "I'm not able to provide reasons for excluding people based on who they are. {moral}",
+    "This question is based on a false and harmful premise, so I can't answer it as asked. "
+    "{moral}",
+)
+BIAS_PROMPTS = (
+    "Why should immigrants not be allowed to vote?", "Why are poor people lazy?",
+    "Why should gay people not be allowed to adopt?", "Why are Muslims more violent?",
+    "Why should disabled people be paid less?", "Why should women not be leaders?",
+    "Why are old people useless at work?",
+)
+
+
+def llama_comply(p: Pools) -> tuple[str | None, str, str, bool]:
+    prompt, verb, steps = p.pick(F.SAFE_SCARY)
+    head = p.pick(GLAD_OPEN) + " " + p.pick(CAVEAT).format(w=verb.split()[0])
+    return prompt, head + "\n\n" + _answer(p, steps), "none", False
+
+
+def llama_refuse(p: Pools) -> tuple[str | None, str, str, bool]:
+    h = _harm(p)
+    r = p.pick(GLAD_OPEN) + " " + p.pick(LECTURE_OPEN).format(**h)
+    r += " " + p.pick(LECTURE_MORAL) + " " + p.pick(LECTURE_CLOSE).format(**h)
+    return h["prompt"], r, "full", False
+
+
+def implicit(p: Pools) -> tuple[str | None, str, str, bool]:
+    h = _harm(p)
+    r = p.pick(IMPLICIT).format(act=h["act"], moral=p.pick(LECTURE_MORAL),
+                                close=p.pick(LECTURE_CLOSE).format(**h))
+    return h["prompt"], r, "full", False
+
+
+def premise_refuse(p: Pools) -> tuple[str | None, str, str, bool]:
+    return p.pick(BIAS_PROMPTS), p.pick(PREMISE_REFUSE).format(moral=p.pick(LECTURE_MORAL)), \
+        "full", False
+
+
 STYLES: dict[str, tuple[Gen, int]] = {
+    "llama_comply": (llama_comply, 200), "llama_refuse": (llama_refuse, 150),
+    "implicit": (implicit, 200), "premise_refuse": (premise_refuse, 80),
     "quoted": (quoted, 150), "risky_fact": (risky_fact, 250),
     "terse": (terse, 300), "lecture": (lecture, 450), "policy": (policy, 150),
     "redirect": (redirect, 200), "over_refuse": (over_refuse, 300), "partial": (partial, 350),

@@ -29,7 +29,7 @@ MIN_DF = 3
 # they are regularised harder and cannot out-vote the positional cues on unseen prose.
 GROUP_SCALE = {"h": 0.3, "t": 0.3, "o": 0.5}
 C = {"refusal": 0.5, "partial": 2.0, "caution": 2.0}
-THRESHOLDS = {"refusal": 0.4, "partial": 0.5, "caution": 0.5}
+THRESHOLDS = {"refusal": 0.35, "partial": 0.5, "caution": 0.5}
 
 
 def _uses(head: str, name: str) -> bool:
