@@ -379,7 +379,7 @@ def test_k8s_manifests_validate_against_kubernetes_schemas(tmp_path: Path) -> No
     kinds = sorted(d["kind"] for d in yaml.safe_load_all(rendered) if d)
     assert kinds.count("Deployment") == 2 and "PrometheusRule" in kinds, kinds
     try:
-        import kubernetes_validate  # type: ignore[import-not-found]
+        import kubernetes_validate
     except ImportError:
         pytest.skip("kubernetes-validate not installed (pip install kubernetes-validate)")
     for doc in yaml.safe_load_all(rendered):
