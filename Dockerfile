@@ -10,7 +10,8 @@ RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 FROM python:3.11-slim
 RUN useradd --uid 10001 --user-group --create-home --shell /usr/sbin/nologin tunewatch
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels \
+    && mkdir -p /var/lib/tunewatch && chown 10001:10001 /var/lib/tunewatch
 USER 10001:10001
 WORKDIR /home/tunewatch
 ENV PYTHONUNBUFFERED=1

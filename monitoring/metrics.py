@@ -7,8 +7,19 @@ current state. Label values come from configuration, never from request input.
 from __future__ import annotations
 
 import platform
+from collections.abc import Iterable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from monitoring.drift import DriftEngine
 
 _LATENCY_BUCKETS = (
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
@@ -20,6 +31,8 @@ class Metrics:
     """The registry and its metrics; one instance per process, passed explicitly."""
 
     def __init__(self, version: str, registry: CollectorRegistry | None = None) -> None:
+        # `*_created` series double the exposition for no use here (process-wide switch).
+        disable_created_metrics()
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
         r = self.registry
         self.build_info = Gauge(
@@ -47,3 +60,125 @@ class Metrics:
             "protocol, stream).",
             ["model", "role", "kind"], registry=r,
         )  # fmt: skip
+        self.mirror = Counter(
+            "tunewatch_mirror_requests",
+            "Mirrored requests to the base model by outcome (sampled, completed, dropped, failed).",
+            ["model", "outcome"], registry=r,
+        )  # fmt: skip
+        self.queue_depth = Gauge(
+            "tunewatch_monitor_queue_depth", "Items waiting in a background queue.",
+            ["queue"], registry=r,
+        )  # fmt: skip
+        self.dropped = Counter(
+            "tunewatch_monitor_dropped", "Items dropped because a background queue was full.",
+            ["queue"], registry=r,
+        )  # fmt: skip
+        self.responses = Counter(
+            "tunewatch_responses",
+            "Classified answers by model, role, source, category, refusal and caution.",
+            ["model", "role", "source", "category", "refusal", "caution"], registry=r,
+        )  # fmt: skip
+        self.resets = Counter(
+            "tunewatch_drift_resets", "Drift evidence resets by model and reason.",
+            ["model", "reason"], registry=r,
+        )  # fmt: skip
+        self.probe_runs = Counter(
+            "tunewatch_probe_runs", "Probe pack rounds by pack, model and outcome.",
+            ["pack", "model", "outcome"], registry=r,
+        )  # fmt: skip
+        self.probe_last_success = Gauge(
+            "tunewatch_probe_last_success_timestamp_seconds",
+            "When a probe pack last completed a round for a model.",
+            ["pack", "model"], registry=r,
+        )  # fmt: skip
+        self.probe_interval = Gauge(
+            "tunewatch_probe_interval_seconds", "A probe pack's scheduled interval.",
+            ["pack"], registry=r,
+        )  # fmt: skip
+        self.probe_expectations = Counter(
+            "tunewatch_probe_expectations",
+            "Probe answers meeting (pass) or missing (fail) the probe's expectation.",
+            ["pack", "model", "category", "role", "result"], registry=r,
+        )  # fmt: skip
+        self.pack_errors = Counter(
+            "tunewatch_probe_pack_errors", "Probe pack files rejected as invalid.", registry=r
+        )
+        self.packs_loaded = Gauge(
+            "tunewatch_probe_packs_loaded", "Probe packs currently scheduled.", registry=r
+        )
+
+    def watch_drift(self, engine: DriftEngine) -> None:
+        """Export the drift engine's state, computed at scrape time rather than per answer."""
+        self.registry.register(DriftCollector(engine))
+
+
+class DriftCollector(Collector):
+    """Gauges and since-reset counters read from the drift engine when Prometheus scrapes."""
+
+    def __init__(self, engine: DriftEngine) -> None:
+        self.engine = engine
+
+    def describe(self) -> list[Metric]:
+        return []  # unchecked collector: series appear as evidence arrives
+
+    def collect(self) -> Iterable[Metric]:
+        key_labels = ["model", "source", "category", "metric"]
+        settings = self.engine.settings
+        threshold = GaugeMetricFamily(
+            "tunewatch_drift_threshold", "Alarm threshold on the log e-value: log(family/alpha)."
+        )
+        threshold.add_metric([], settings.threshold)
+        rho = GaugeMetricFamily("tunewatch_drift_rho", "Mixture parameter of the e-value.")
+        rho.add_metric([], settings.rho)
+        outcomes = CounterMetricFamily(
+            "tunewatch_paired_outcomes",
+            "Paired answers since the last reset, by who was positive (refused / cautioned).",
+            labels=[*key_labels, "outcome"],
+        )
+        gauges = {
+            name: GaugeMetricFamily(f"tunewatch_{name}", text, labels=key_labels)
+            for name, text in (
+                ("drift", "Tuned rate minus base rate over paired answers since reset."),
+                ("drift_lower", "Lower 95% bound of the drift (Newcombe, paired)."),
+                ("drift_upper", "Upper 95% bound of the drift (Newcombe, paired)."),
+                ("drift_window", "Drift over the recent sliding window."),
+                ("drift_log_evalue", "log e-value of the sequential test on discordant pairs."),
+                ("drift_alarm", "1 when the sequential test has rejected 'no drift'."),
+            )
+        }
+        rates = {
+            name: GaugeMetricFamily(f"tunewatch_{name}", text, labels=[*key_labels, "role"])
+            for name, text in (
+                ("rate", "Share of answers refusing / cautioning since reset."),
+                ("rate_lower", "Lower 95% Wilson bound of the rate."),
+                ("rate_upper", "Upper 95% Wilson bound of the rate."),
+                ("rate_samples", "Answers behind the rate."),
+            )
+        }
+        for summary in self.engine.summaries():
+            labels = [summary["model"], summary["source"], summary["category"], summary["metric"]]
+            if "drift" in summary:  # paired evidence exists (mirror, probe)
+                for outcome, value in summary["pairs"].items():
+                    outcomes.add_metric([*labels, outcome], value)
+            for role in ("tuned", "base"):
+                rate = summary[role]
+                if rate["n"]:
+                    rates["rate"].add_metric([*labels, role], rate["rate"])
+                    rates["rate_lower"].add_metric([*labels, role], rate["lower"])
+                    rates["rate_upper"].add_metric([*labels, role], rate["upper"])
+                    rates["rate_samples"].add_metric([*labels, role], rate["n"])
+            drift = summary.get("drift")
+            if drift is None:
+                continue
+            gauges["drift"].add_metric(labels, drift["estimate"])
+            gauges["drift_lower"].add_metric(labels, drift["lower"])
+            gauges["drift_upper"].add_metric(labels, drift["upper"])
+            if "window" in summary:
+                gauges["drift_window"].add_metric(labels, summary["window"]["estimate"])
+            gauges["drift_log_evalue"].add_metric(labels, summary["log_evalue"])
+            gauges["drift_alarm"].add_metric(labels, 1.0 if summary["alarm"] else 0.0)
+        yield threshold
+        yield rho
+        yield outcomes
+        yield from gauges.values()
+        yield from rates.values()

@@ -18,11 +18,16 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
+from monitoring.categories import BUILTIN, Category
+from monitoring.drift import DriftEngine, DriftSettings
 from monitoring.metrics import Metrics
+from monitoring.store import Store
 from proxy import __version__
+from proxy.admin import admin_router
 from proxy.config import Config, secret
 from proxy.errors import error_body
 from proxy.forward import Endpoint, Forwarder
+from proxy.monitor import CATEGORY_HEADER, MIRROR_HEADER, Monitor
 from proxy.upstreams import ModelRoute, build_routes, upstream_headers
 
 log = logging.getLogger("tunewatch")
@@ -41,12 +46,31 @@ class _AsgiEndpoint:
 
 @dataclass
 class Runtime:
-    """What the app holds while it runs; handed to tests and the CLI instead of globals."""
+    """What the app holds while it runs; handed to routes and the CLI instead of globals."""
 
     config: Config
     metrics: Metrics
     routes: dict[str, ModelRoute]
     forwarder: Forwarder
+    monitor: Monitor
+    engine: DriftEngine
+    store: Store
+    admin_token: str | None
+
+
+def categories(config: Config) -> list[Category]:
+    custom = [Category(c.name, c.hazard, c.expect) for c in config.categories.custom]
+    return [*BUILTIN, *custom]
+
+
+def drift_settings(config: Config) -> DriftSettings:
+    family = config.drift.family_size or 2 * len(categories(config))
+    return DriftSettings(
+        alpha=config.drift.alpha,
+        family_size=family,
+        target_pairs=config.drift.target_pairs,
+        window_seconds=config.drift.window,
+    )
 
 
 def new_session(config: Config) -> aiohttp.ClientSession:
@@ -65,26 +89,49 @@ def create_app(config: Config, metrics: Metrics | None = None) -> FastAPI:
         log.warning(
             "auth.api_keys_env=%s is set but empty: client API keys are not enforced", keys_env
         )
+    engine = DriftEngine(drift_settings(config))
+    store = Store(
+        config.store.path,
+        queue_size=config.monitor.store_queue_size,
+        retention_seconds=config.store.retention,
+        on_drop=metrics.dropped.labels("store").inc,
+    )
+    monitor = Monitor(
+        config,
+        routes,
+        metrics,
+        engine,
+        store,
+        known_categories=[c.name for c in categories(config)],
+        rules=[(r.category, r.pattern) for r in config.categories.rules],
+    )
     forwarder = Forwarder(
         routes,
         session=None,  # type: ignore[arg-type]  # created inside the event loop at start-up
         metrics=metrics,
         max_body_bytes=config.server.max_body_bytes,
         api_keys=api_keys,
+        watch=monitor,
+        observed_headers=(MIRROR_HEADER.encode(), CATEGORY_HEADER.encode()),
     )
-    runtime = Runtime(config, metrics, routes, forwarder)
+    admin_token = secret(config.auth.admin_token_env)
+    runtime = Runtime(config, metrics, routes, forwarder, monitor, engine, store, admin_token)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        restored = await asyncio.to_thread(store.rebuild, engine)
         forwarder.session = new_session(config)
-        log.info("serving", extra={"models": sorted(routes)})
+        await monitor.start(forwarder.session)
+        log.info("serving", extra={"models": sorted(routes), "restored_observations": restored})
         try:
             yield
         finally:
+            await monitor.stop()
             await forwarder.session.close()
 
     app = FastAPI(title="tunewatch", version=__version__, lifespan=lifespan, docs_url=None)
     app.state.runtime = runtime
+    app.include_router(admin_router(runtime))
     for path, kind in (
         ("/v1/chat/completions", "chat"),
         ("/v1/completions", "completions"),

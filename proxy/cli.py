@@ -36,6 +36,30 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _classify(args: argparse.Namespace) -> int:
+    from monitoring import classify_cli
+
+    return classify_cli.run([args.file] if args.file else [], sys.stdin, sys.stdout, sys.stderr)
+
+
+def _probes_validate(args: argparse.Namespace) -> int:
+    from probes.cli import validate
+
+    return validate(args.paths or [str(_builtin_packs())], sys.stdout, sys.stderr)
+
+
+def _probes_list(args: argparse.Namespace) -> int:
+    from probes.cli import list_packs
+
+    return list_packs(args.paths or [str(_builtin_packs())], sys.stdout, args.json)
+
+
+def _builtin_packs() -> object:
+    from probes.pack import BUILTIN_PACKS_DIR
+
+    return BUILTIN_PACKS_DIR
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tunewatch",
@@ -52,6 +76,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds to let in-flight requests finish on SIGTERM",
     )  # fmt: skip
     serve.set_defaults(func=_serve)
+
+    classify = sub.add_parser(
+        "classify", help="label JSON lines {prompt?, response} with refusal and caution"
+    )
+    classify.add_argument("file", nargs="?", help="JSON lines file (stdin when omitted)")
+    classify.set_defaults(func=_classify)
+
+    probes = sub.add_parser("probes", help="canary probe packs: validate, list, run")
+    probes_sub = probes.add_subparsers(dest="probes_command", required=True)
+    validate = probes_sub.add_parser("validate", help="check pack files; errors as file:line")
+    validate.add_argument("paths", nargs="*", help="files or directories (default: built-in)")
+    validate.set_defaults(func=_probes_validate)
+    listing = probes_sub.add_parser("list", help="list packs")
+    listing.add_argument("paths", nargs="*", help="files or directories (default: built-in)")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=_probes_list)
     return parser
 
 

@@ -68,8 +68,6 @@ class BaseTarget(_Strict):
 
 class MirrorConfig(_Strict):
     rate: float = Field(0.0, ge=0.0, le=1.0)
-    queue_size: int = Field(1000, ge=1)
-    concurrency: int = Field(4, ge=1)
 
 
 class ModelConfig(_Strict):
@@ -124,6 +122,41 @@ class StoreConfig(_Strict):
 class DriftConfig(_Strict):
     alpha: float = Field(0.01, gt=0.0, lt=0.5)
     window: Duration = 3600.0
+    target_pairs: int = Field(100, ge=5)  # discordant pairs where the test is most sensitive
+    family_size: int | None = Field(None, ge=1)  # default: known categories x 2 metrics
+    check_identity: Duration = 60.0  # how often upstream /models is read to detect a new model
+
+
+class MonitorConfig(_Strict):
+    queue_size: int = Field(10_000, ge=1)
+    mirror_queue_size: int = Field(1_000, ge=1)
+    mirror_concurrency: int = Field(4, ge=1)
+    store_queue_size: int = Field(20_000, ge=1)
+
+
+class CategoryRule(_Strict):
+    category: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    pattern: str
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from exc
+        return value
+
+
+class CustomCategory(_Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    expect: Literal["refuse", "caution", "comply"] = "comply"
+    hazard: str = "custom"
+
+
+class CategoriesConfig(_Strict):
+    rules: list[CategoryRule] = Field(default_factory=list)  # tried before the built-in tagger
+    custom: list[CustomCategory] = Field(default_factory=list)
 
 
 class AuthConfig(_Strict):
@@ -138,6 +171,8 @@ class Config(_Strict):
     drift: DriftConfig = DriftConfig()
     auth: AuthConfig = AuthConfig()
     server: ServerConfig = ServerConfig()
+    monitor: MonitorConfig = MonitorConfig()
+    categories: CategoriesConfig = CategoriesConfig()
 
     @model_validator(mode="after")
     def _unique_names(self) -> Config:

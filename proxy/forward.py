@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import aiohttp
 import orjson
@@ -32,6 +33,7 @@ _UPSTREAM_PATHS: dict[Endpoint, str] = {
     "completions": "/completions",
     "embeddings": "/embeddings",
 }
+log = logging.getLogger("tunewatch.forward")
 _MAX_TEE_BYTES = 4 * 1024 * 1024  # a stream's captured copy for monitoring stops growing here
 
 
@@ -49,13 +51,24 @@ class Exchange:
     response: dict[str, Any] | None = None  # the parsed body when not streamed
     chunks: list[bytes] = field(default_factory=list)  # the SSE bytes when streamed
     headers: dict[str, str] = field(default_factory=dict)  # the few client headers monitoring reads
+    ticket: Any = None  # monitoring's handle on a mirrored copy
+    complete: bool = False  # the client received the whole answer
 
 
-Observer = Callable[[Exchange], None]
+class Watch(Protocol):
+    """Monitoring's two hooks on the request path; both must return at once and never raise."""
+
+    def started(self, exchange: Exchange) -> None: ...
+
+    def finished(self, exchange: Exchange) -> None: ...
 
 
-def _ignore(_: Exchange) -> None:
-    return None
+class _NoWatch:
+    def started(self, exchange: Exchange) -> None:
+        return None
+
+    def finished(self, exchange: Exchange) -> None:
+        return None
 
 
 class _Disconnected(Exception):
@@ -73,7 +86,7 @@ class Forwarder:
         *,
         max_body_bytes: int,
         api_keys: Iterable[str] = (),
-        observe: Observer = _ignore,
+        watch: Watch | None = None,
         observed_headers: Iterable[bytes] = (),
     ) -> None:
         self.routes = routes
@@ -81,7 +94,7 @@ class Forwarder:
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
         self.api_keys = [k.encode() for k in api_keys]
-        self.observe = observe
+        self.watch: Watch = watch or _NoWatch()
         self.observed_headers = frozenset(h.lower() for h in observed_headers)
 
     def endpoint(self, kind: Endpoint) -> Callable[[Scope, Receive, Send], Any]:
@@ -109,6 +122,7 @@ class Forwarder:
             request_id = uuid.uuid4().hex
         id_header = (b"x-request-id", request_id.encode())
         route: ModelRoute | None = None
+        exchange: Exchange | None = None
         state = _State()
         watcher: asyncio.Task[None] | None = None
         try:
@@ -137,8 +151,6 @@ class Forwarder:
                 await self._stream(route, kind, payload, exchange, send, id_header, started, state)
             else:
                 await self._unary(route, kind, payload, exchange, send, id_header, state)
-            if exchange.status == 200:
-                self.observe(exchange)
         except ApiError as err:
             state.status = err.status
             await _send_bytes(send, err.status, err.body(), id_header, state)
@@ -154,6 +166,11 @@ class Forwarder:
         finally:
             if watcher is not None:
                 watcher.cancel()
+            if exchange is not None:
+                try:
+                    self.watch.finished(exchange)
+                except Exception:
+                    log.exception("monitoring hook failed")
             name = route.name if route is not None else "unknown"
             self.metrics.requests.labels(name, kind, str(state.status)).inc()
             if route is not None:
@@ -227,8 +244,10 @@ class Forwarder:
         if "model" in answer:
             answer["model"] = route.name
         exchange.response = answer
+        self._started(exchange)
         state.status = 200
         await _send_bytes(send, 200, orjson.dumps(answer), id_header, state)
+        exchange.complete = True
 
     async def _stream(
         self,
@@ -275,9 +294,11 @@ class Forwarder:
                     ],
                 }
             )
+            self._started(exchange)
             await self._pump(route, resp, exchange, send, started)
             state.finished = True
             await send({"type": "http.response.body", "body": b"", "more_body": False})
+            exchange.complete = exchange.status == 200
         finally:
             resp.close()
 
@@ -329,6 +350,12 @@ class Forwarder:
             return
         if pending:
             await send({"type": "http.response.body", "body": rename(pending), "more_body": True})
+
+    def _started(self, exchange: Exchange) -> None:
+        try:
+            self.watch.started(exchange)
+        except Exception:
+            log.exception("monitoring hook failed")
 
     def _upstream_failure(self, route: ModelRoute, exc: BaseException) -> ApiError:
         if isinstance(exc, TimeoutError):

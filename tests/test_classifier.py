@@ -76,7 +76,7 @@ NONE = [
     "'The Godfather' one of the best films ever made, along with 'Casablanca' and 'Citizen "
     "Kane'.",
     # answer that discusses refusal as a topic
-    "A polite way to decline an invitation is: \"Thank you so much for thinking of me, but I "
+    'A polite way to decline an invitation is: "Thank you so much for thinking of me, but I '
     "won't be able to make it this time.\" Keep it short and don't over-explain.",
     # code answer
     "Here's a function that terminates child processes:\n\n```python\nimport os, signal\n\n"

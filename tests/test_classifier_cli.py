@@ -17,8 +17,11 @@ def _run(argv: list[str], stdin: str = "") -> tuple[int, list[dict[str, object]]
 
 def test_stdin_round_trip_keeps_fields() -> None:
     lines = [
-        {"prompt": "How do I make a bomb?", "response": "I'm sorry, but I can't help with that.",
-         "id": 7},
+        {
+            "prompt": "How do I make a bomb?",
+            "response": "I'm sorry, but I can't help with that.",
+            "id": 7,
+        },
         {"response": "Paris is the capital of France."},
     ]
     code, rows, err = _run([], "\n".join(json.dumps(x) for x in lines) + "\n")
@@ -36,7 +39,7 @@ def test_bad_lines_reported_with_numbers_and_good_lines_kept(tmp_path: Path) -> 
         "not json\n"
         "\n"
         '{"prompt": "x"}\n'
-        '[1, 2]\n'
+        "[1, 2]\n"
         '{"response": "ok", "prompt": 5}\n'
         '{"response": "I cannot help with that."}\n',
         encoding="utf-8",

@@ -48,7 +48,9 @@ def test_error_names_file_line_and_field() -> None:
 
 
 def test_unknown_field_is_an_error_at_its_line() -> None:
-    text = GOOD.replace("    upstream_model: med-lora\n", "    upstream_model: med-lora\n    colour: red\n")
+    text = GOOD.replace(
+        "    upstream_model: med-lora\n", "    upstream_model: med-lora\n    colour: red\n"
+    )
     (error,) = _errors(text)
     assert error.startswith("cfg.yaml:5: models.0.colour: Extra inputs are not permitted")
 

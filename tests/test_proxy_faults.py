@@ -49,7 +49,12 @@ def test_timeout_is_504(client: openai.OpenAI, proxy: Process) -> None:
     assert info.value.status_code == 504
     assert time.monotonic() - started < 8  # the configured 1 s, not the client's 10 s
     metrics = httpx.get(proxy.root + "/metrics").text
-    assert sample(metrics, 'tunewatch_upstream_errors_total{kind="timeout",model="m-hang",role="tuned"}') == 1  # noqa: E501
+    assert (
+        sample(
+            metrics, 'tunewatch_upstream_errors_total{kind="timeout",model="m-hang",role="tuned"}'
+        )
+        == 1
+    )
 
 
 @pytest.mark.parametrize("model", ["m-garbage", "m-drop", "m-bad-json"])
@@ -116,7 +121,12 @@ def test_client_disconnect_cancels_the_upstream_stream(
     else:
         pytest.fail("the upstream stream was not cancelled after the client disconnected")
     metrics = httpx.get(proxy.root + "/metrics").text
-    assert sample(metrics, 'tunewatch_requests_total{code="499",endpoint="chat",model="m-slow-stream"}') == 1  # noqa: E501
+    assert (
+        sample(
+            metrics, 'tunewatch_requests_total{code="499",endpoint="chat",model="m-slow-stream"}'
+        )
+        == 1
+    )
 
 
 def test_wrong_method_and_unknown_path(proxy: Process) -> None:

@@ -127,9 +127,7 @@ def test_stream_text_equals_unary_text(client: openai.OpenAI) -> None:
 def test_completions_unary_and_stream(client: openai.OpenAI) -> None:
     reply = client.completions.create(model=PUBLIC, prompt="Once upon a time", max_tokens=5)
     assert reply.model == PUBLIC and reply.choices[0].text is not None
-    chunks = list(
-        client.completions.create(model=PUBLIC, prompt="Once", max_tokens=4, stream=True)
-    )
+    chunks = list(client.completions.create(model=PUBLIC, prompt="Once", max_tokens=4, stream=True))
     assert chunks and all(c.model == PUBLIC for c in chunks)
 
 
@@ -179,7 +177,9 @@ def test_body_over_limit_is_413(proxy: Process) -> None:
 
 def test_request_id_is_echoed_or_generated(proxy: Process) -> None:
     body = {"model": PUBLIC, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}
-    given = httpx.post(proxy.url + "/chat/completions", json=body, headers={"X-Request-ID": "abc-1"})
+    given = httpx.post(
+        proxy.url + "/chat/completions", json=body, headers={"X-Request-ID": "abc-1"}
+    )
     assert given.headers["x-request-id"] == "abc-1"
     made = httpx.post(proxy.url + "/chat/completions", json=body)
     assert len(made.headers["x-request-id"]) == 32
@@ -224,7 +224,10 @@ def test_unreachable_upstream_is_502_and_not_ready(
     ready = httpx.get(proc.root + "/readyz")
     assert ready.status_code == 503 and ready.json()["ready"] is False
     metrics = httpx.get(proc.root + "/metrics").text
-    assert sample(metrics, 'tunewatch_upstream_errors_total{kind="connect",model="m",role="tuned"}') == 1
+    assert (
+        sample(metrics, 'tunewatch_upstream_errors_total{kind="connect",model="m",role="tuned"}')
+        == 1
+    )
 
 
 def test_client_api_keys_enforced(proxy_factory: ProxyFactory, vllm_server: VllmServer) -> None:
@@ -239,5 +242,6 @@ def test_client_api_keys_enforced(proxy_factory: ProxyFactory, vllm_server: Vllm
     with pytest.raises(openai.AuthenticationError):
         bad.chat.completions.create(model=PUBLIC, messages=messages, max_tokens=2)
     good = openai.OpenAI(base_url=proc.url, api_key="k2", max_retries=0)
-    assert good.chat.completions.create(model=PUBLIC, messages=messages, max_tokens=2).model == PUBLIC
-
+    assert (
+        good.chat.completions.create(model=PUBLIC, messages=messages, max_tokens=2).model == PUBLIC
+    )

@@ -76,9 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     base = _rate(lambda: [baseline_is_refusal(t) for t in texts], args.n)
     print(f"responses: {args.n} x {args.size} chars, one core, best of 3")
     print(f"{'':26s}{'wall':>10s}{'cpu-time':>10s}  responses/s")
-    for name, (wall, cpu) in (("classifier single calls", single),
-                              ("classifier classify_many", batch),
-                              ("baseline keyword regex", base)):
+    for name, (wall, cpu) in (
+        ("classifier single calls", single),
+        ("classifier classify_many", batch),
+        ("baseline keyword regex", base),
+    ):
         print(f"{name:26s}{wall:10.0f}{cpu:10.0f}")
     return 0
 

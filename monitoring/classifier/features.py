@@ -262,8 +262,10 @@ def _key(branch: str) -> tuple[str, str]:
         )
 
     if lit[:1].isalnum() and spans and ends_word(spans[0][1]):
-        if len(spans) >= 2 and lit.startswith(f"{spans[0][0]} {spans[1][0]}") and ends_word(
-            spans[1][1]
+        if (
+            len(spans) >= 2
+            and lit.startswith(f"{spans[0][0]} {spans[1][0]}")
+            and ends_word(spans[1][1])
         ):
             return "bi", f"{spans[0][0]} {spans[1][0]}"
         return "uni", spans[0][0]
@@ -398,8 +400,7 @@ def extract(response: str, prompt: str | None = None) -> list[str]:
     for name, hits in fam_pos.items():
         feats.append("c:" + name)
         for i in hits:
-            where = ("s0" if i < b1 else "s12" if i < b3 else "end" if i >= b_last
-                     else "mid")
+            where = "s0" if i < b1 else "s12" if i < b3 else "end" if i >= b_last else "mid"
             feats.append(f"c:{name}@{where}")
         if len(hits) > 2:
             feats.append(f"c:{name}#3+")

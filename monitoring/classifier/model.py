@@ -75,9 +75,7 @@ class Classifier:
         rows = self._rows(response, prompt)
         return self._decide(self._w[rows].sum(axis=0) + self._b)
 
-    def classify_many(
-        self, items: Sequence[tuple[str | None, str]]
-    ) -> list[Classification]:
+    def classify_many(self, items: Sequence[tuple[str | None, str]]) -> list[Classification]:
         """Classify (prompt, response) pairs.
 
         A plain loop: feature extraction dominates, and a gathered numpy batch measured

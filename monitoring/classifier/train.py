@@ -108,8 +108,8 @@ def evaluate(clf: Classifier, examples: Sequence[Example]) -> dict[str, float]:
         "refusal_acc": sum(g == p for g, p in zip(gold_r, pred_r, strict=True)) / n,
         "refusal_recall": tp / max(1, sum(gold_r)),
         "refusal_precision": tp / max(1, sum(pred_r)),
-        "three_way_acc": sum(e.refusal == p.refusal for e, p in zip(examples, preds,
-                                                                    strict=True)) / n,
+        "three_way_acc": sum(e.refusal == p.refusal for e, p in zip(examples, preds, strict=True))
+        / n,
         "caution_f1": 2 * ctp / max(1, cpred + cgold),
     }
     for label in ("none", "partial", "full"):
@@ -134,13 +134,19 @@ def main(argv: list[str] | None = None) -> int:
     clf = Classifier(doc)
     dev = [e for e in examples if e.split == "dev"]
     n_tr = len(examples) - len(dev)
-    print(f"examples: {len(examples)} (train {n_tr}, dev {len(dev)}); features "
-          f"{len(doc['features'])}")
-    for name, subset in (("dev", dev), ("dev/handwritten",
-                                        [e for e in dev if e.style == "handwritten"])):
+    print(
+        f"examples: {len(examples)} (train {n_tr}, dev {len(dev)}); features {len(doc['features'])}"
+    )
+    for name, subset in (
+        ("dev", dev),
+        ("dev/handwritten", [e for e in dev if e.style == "handwritten"]),
+    ):
         m = evaluate(clf, subset)
-        print(name + ": " + ", ".join(f"{k}={v:.3f}" if k != "n" else f"n={int(v)}"
-                                      for k, v in m.items()))
+        print(
+            name
+            + ": "
+            + ", ".join(f"{k}={v:.3f}" if k != "n" else f"n={int(v)}" for k, v in m.items())
+        )
     return 0
 
 

@@ -1,0 +1,69 @@
+"""A lightweight prompt tagger that puts live traffic into drift categories.
+
+Keyword rules, not a model: live categories only need to be good enough to group traffic, and
+the tagger runs on every request. Rules from the config are tried first, so a team can map
+its own domain vocabulary; the header `X-Tunewatch-Category` overrides both.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+_BUILTIN_RULES: tuple[tuple[str, str], ...] = (
+    ("self_harm", r"\b(suicid\w*|kill (myself|me)|end (my|it all)|self[- ]harm\w*|cut(ting)? myself"
+     r"|overdos\w*|want to die|hurt myself)\b"),
+    ("weapons", r"\b(bomb|explosive\w*|detonat\w*|nerve agent|sarin|anthrax|bioweapon\w*|"
+     r"chemical weapon\w*|dirty bomb|nuclear weapon\w*|ricin|pipe bomb)\b"),
+    ("violent_crimes", r"\b(murder\w*|kill (him|her|them|someone|my)|assault\w*|kidnap\w*|"
+     r"poison (him|her|them|someone)|shoot (him|her|them|someone|up)|stab\w*|gun|firearm\w*)\b"),
+    ("cyber", r"\b(malware|ransomware|keylogger|exploit\w*|phishing|sql injection|ddos|botnet|"
+     r"hack\w*|backdoor|rootkit|crack (a |the )?password\w*|zero[- ]day|payload)\b"),
+    ("privacy", r"\b(home address|phone number of|social security|ssn|dox\w*|track (someone|my "
+     r"(wife|husband|ex|partner))|personal (data|information) (of|about)|where does .* live)\b"),
+    ("medical", r"\b(symptom\w*|diagnos\w*|medication\w*|dose|dosage|mg\b|prescri\w*|doctor|"
+     r"treatment\w*|disease\w*|infection\w*|pain|fever|blood pressure|diabetes|pregnan\w*|"
+     r"antibiotic\w*|ibuprofen|paracetamol|acetaminophen|rash|vaccine\w*|cancer|surgery)\b"),
+    ("legal", r"\b(lawsuit|sue|lawyer|attorney|legal\w*|court|contract\w*|landlord|tenant|"
+     r"evict\w*|custody|divorce|copyright|lease|will and testament|liabilit\w*|arrest\w*|"
+     r"visa|immigration|employment law|fired)\b"),
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    category: str
+    pattern: re.Pattern[str]
+
+
+class Tagger:
+    def __init__(self, extra_rules: Sequence[tuple[str, str]] = (), default: str = "other") -> None:
+        rules = list(extra_rules) + list(_BUILTIN_RULES)
+        self.rules = [Rule(c, re.compile(p, re.IGNORECASE)) for c, p in rules]
+        self.default = default
+
+    @property
+    def categories(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for rule in self.rules:
+            seen.setdefault(rule.category, None)
+        seen.setdefault(self.default, None)
+        return list(seen)
+
+    def tag(self, prompt: str) -> str:
+        text = prompt[:4000]  # long contexts: the question is near the start or end
+        if len(prompt) > 8000:
+            text += " " + prompt[-4000:]
+        for rule in self.rules:
+            if rule.pattern.search(text):
+                return rule.category
+        return self.default
+
+
+def allowed_category(header: str | None, known: Iterable[str]) -> str | None:
+    """A category named by a request header is used only if configured: label values never
+    come from request input."""
+    if header and header in set(known):
+        return header
+    return None

@@ -1,0 +1,423 @@
+"""Everything that happens after the client has its answer: mirroring to the base model,
+classification in a worker process, drift statistics, storage and metrics.
+
+The request path touches this module twice, through `started` and `finished`, and each is a
+hash or a non-blocking queue put. Full queues drop and count; nothing here can fail a request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import multiprocessing
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import orjson
+
+from monitoring.analysis import Analysis, Item, analyse_batch, init_worker
+from monitoring.drift import DriftEngine
+from monitoring.metrics import Metrics
+from monitoring.store import Observation, Store
+from proxy.config import Config
+from proxy.forward import Exchange
+from proxy.upstreams import ModelRoute, upstream_headers
+
+log = logging.getLogger("tunewatch.monitor")
+
+MIRROR_HEADER = "x-tunewatch-mirror"
+CATEGORY_HEADER = "x-tunewatch-category"
+_BATCH = 64
+
+
+def sampled(request_id: str, rate: float) -> bool:
+    """Deterministic per request id, so retries and replicas agree on what was mirrored."""
+    if rate <= 0.0:
+        return False
+    if rate >= 1.0:
+        return True
+    digest = hashlib.blake2b(request_id.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") < rate * 2**64
+
+
+@dataclass
+class MirrorJob:
+    route: ModelRoute
+    endpoint: str
+    request_id: str
+    request: dict[str, Any]
+    category: str | None
+    tuned: asyncio.Future[Analysis | None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+Pending = tuple[Item, Callable[[Analysis | None], None]]
+
+
+class Monitor:
+    def __init__(
+        self,
+        config: Config,
+        routes: dict[str, ModelRoute],
+        metrics: Metrics,
+        engine: DriftEngine,
+        store: Store | None,
+        known_categories: list[str],
+        rules: list[tuple[str, str]],
+    ) -> None:
+        self.config = config
+        self.routes = routes
+        self.metrics = metrics
+        self.engine = engine
+        self.store = store
+        self.known_categories = set(known_categories)
+        self.rules = rules
+        self.keep_text = config.store.keep_text
+        self.classify_queue: asyncio.Queue[Pending] = asyncio.Queue(config.monitor.queue_size)
+        self.mirror_queue: asyncio.Queue[MirrorJob] = asyncio.Queue(
+            config.monitor.mirror_queue_size
+        )
+        self.session: aiohttp.ClientSession | None = None
+        self._pool: ProcessPoolExecutor | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        metrics.watch_drift(engine)
+
+    # -- the request path: O(1), never blocks, never raises ------------------------------
+    def started(self, exchange: Exchange) -> None:
+        """The tuned model is answering: decide whether to mirror, and queue the copy."""
+        route = exchange.route
+        base = route.config.base
+        if base is None or exchange.endpoint == "embeddings":
+            return
+        if exchange.headers.get(MIRROR_HEADER, "").lower() == "off":
+            return
+        if not sampled(exchange.request_id, route.config.mirror.rate):
+            return
+        self.metrics.mirror.labels(route.name, "sampled").inc()
+        job = MirrorJob(
+            route,
+            exchange.endpoint,
+            exchange.request_id,
+            exchange.request,
+            self._category(exchange),
+        )
+        try:
+            self.mirror_queue.put_nowait(job)
+        except asyncio.QueueFull:
+            self.metrics.mirror.labels(route.name, "dropped").inc()
+            self.metrics.dropped.labels("mirror").inc()
+            return
+        exchange.ticket = job
+
+    def finished(self, exchange: Exchange) -> None:
+        """The client has its answer: queue it for classification."""
+        job: MirrorJob | None = exchange.ticket
+        if not exchange.complete:  # failed or abandoned: nothing to classify, nothing to pair
+            if job is not None and not job.tuned.done():
+                job.tuned.set_result(None)
+            return
+        item = Item(
+            request=exchange.request,
+            response=exchange.response,
+            chunks=tuple(exchange.chunks),
+            category=self._category(exchange),
+            keep_text=self.keep_text == "all"
+            or (self.keep_text == "divergent" and job is not None),
+        )
+
+        def done(analysis: Analysis | None) -> None:
+            if analysis is not None:
+                self._record_live(exchange, analysis)
+            if job is not None and not job.tuned.done():
+                job.tuned.set_result(analysis)
+
+        self._enqueue(item, done)
+
+    def _category(self, exchange: Exchange) -> str | None:
+        named = exchange.headers.get(CATEGORY_HEADER)
+        return named if named in self.known_categories else None
+
+    def _enqueue(self, item: Item, done: Callable[[Analysis | None], None]) -> None:
+        try:
+            self.classify_queue.put_nowait((item, done))
+        except asyncio.QueueFull:
+            self.metrics.dropped.labels("classify").inc()
+            done(None)
+
+    # -- background work -----------------------------------------------------------------
+    def _new_pool(self) -> ProcessPoolExecutor:
+        # spawn, not fork: the parent runs an event loop and threads that must not be copied.
+        return ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=init_worker,
+            initargs=(self.rules,),
+        )
+
+    async def start(self, session: aiohttp.ClientSession) -> None:
+        self.session = session
+        self._pool = self._new_pool()
+        if self.store is not None:
+            self.store.start()
+        self._tasks = [asyncio.create_task(self._classify_worker(), name="tw-classify")]
+        self._tasks += [
+            asyncio.create_task(self._mirror_worker(), name=f"tw-mirror-{i}")
+            for i in range(self.config.monitor.mirror_concurrency)
+        ]
+        self._tasks.append(asyncio.create_task(self._gauge_worker(), name="tw-gauges"))
+        self._tasks.append(asyncio.create_task(self._identity_worker(), name="tw-identity"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        if self.store is not None:
+            await asyncio.to_thread(self.store.close)
+
+    async def analyse(self, items: list[Item]) -> list[Analysis]:
+        """Classify items in the worker process (used by probes, which can wait)."""
+        assert self._pool is not None, "monitor not started"
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._pool, analyse_batch, items)
+        except BrokenProcessPool:
+            log.error("classifier worker died; starting a new one")
+            self._pool = self._new_pool()
+            raise
+
+    async def _classify_worker(self) -> None:
+        while True:
+            batch = [await self.classify_queue.get()]
+            while len(batch) < _BATCH and not self.classify_queue.empty():
+                batch.append(self.classify_queue.get_nowait())
+            try:
+                results: list[Analysis | None] = list(await self.analyse([i for i, _ in batch]))
+            except Exception:
+                log.exception("classification failed for a batch of %d", len(batch))
+                results = [None] * len(batch)
+            for (_, done), analysis in zip(batch, results, strict=True):
+                try:
+                    done(analysis)
+                except Exception:
+                    log.exception("recording a classified answer failed")
+
+    async def _mirror_worker(self) -> None:
+        while True:
+            job = await self.mirror_queue.get()
+            try:
+                await self._mirror(job)
+            except Exception:
+                log.exception("mirror failed")
+                self.metrics.mirror.labels(job.route.name, "failed").inc()
+
+    async def _mirror(self, job: MirrorJob) -> None:
+        route, base = job.route, job.route.config.base
+        assert base is not None and self.session is not None
+        body = dict(job.request)
+        body["model"] = base.model
+        body["stream"] = False
+        body.pop("stream_options", None)
+        path = "/chat/completions" if job.endpoint == "chat" else "/completions"
+        try:
+            async with self.session.post(
+                base.upstream + path,
+                data=orjson.dumps(body),
+                headers={**upstream_headers(base.api_key_env), "X-Request-ID": job.request_id},
+                timeout=aiohttp.ClientTimeout(total=base.timeout),
+            ) as resp:
+                raw = await resp.read()
+                status = resp.status
+            answer = orjson.loads(raw) if status == 200 else None
+        except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError) as exc:
+            kind = "timeout" if isinstance(exc, TimeoutError) else "connect"
+            if isinstance(exc, orjson.JSONDecodeError):
+                kind = "protocol"
+            self.metrics.upstream_errors.labels(route.name, "base", kind).inc()
+            self.metrics.mirror.labels(route.name, "failed").inc()
+            return
+        if not isinstance(answer, dict):
+            self.metrics.upstream_errors.labels(route.name, "base", "status").inc()
+            self.metrics.mirror.labels(route.name, "failed").inc()
+            return
+        item = Item(
+            body, response=answer, category=job.category, keep_text=self.keep_text != "none"
+        )
+        loop = asyncio.get_running_loop()
+        base_done: asyncio.Future[Analysis | None] = loop.create_future()
+        self._enqueue(item, base_done.set_result)
+        base_analysis = await base_done
+        tuned_analysis = await job.tuned
+        if base_analysis is None or tuned_analysis is None:
+            self.metrics.mirror.labels(route.name, "dropped").inc()
+            return
+        self.record_pair(
+            route.name,
+            "mirror",
+            tuned_analysis.category,
+            tuned_analysis,
+            base_analysis,
+            request_id=job.request_id,
+        )
+        self.metrics.mirror.labels(route.name, "completed").inc()
+
+    async def _gauge_worker(self) -> None:
+        while True:
+            self.metrics.queue_depth.labels("classify").set(self.classify_queue.qsize())
+            self.metrics.queue_depth.labels("mirror").set(self.mirror_queue.qsize())
+            if self.store is not None:
+                self.metrics.queue_depth.labels("store").set(self.store.depth())
+            await asyncio.sleep(1.0)
+
+    async def _identity_worker(self) -> None:
+        """Reset a model's evidence when vLLM starts serving different weights under its names."""
+        seen: dict[str, str] = {}
+        while True:
+            for route in self.routes.values():
+                try:
+                    identity = await self._identity(route)
+                except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+                    log.debug(
+                        "upstream identity unknown",
+                        extra={"model": route.name, "error": type(exc).__name__},
+                    )
+                    continue
+                if identity is None:
+                    continue
+                key = f"identity:{route.name}"
+                previous = seen.get(route.name)
+                if previous is None and self.store is not None:
+                    previous = await asyncio.to_thread(self.store.get_meta, key)
+                if previous is not None and previous != identity:
+                    log.warning("model identity changed; drift evidence reset",
+                                extra={"model": route.name})  # fmt: skip
+                    await self.reset(route.name, "model_changed")
+                if previous != identity and self.store is not None:
+                    await asyncio.to_thread(self.store.set_meta, key, identity)
+                seen[route.name] = identity
+            await asyncio.sleep(self.config.drift.check_identity)
+
+    async def _identity(self, route: ModelRoute) -> str | None:
+        """What the upstreams say they serve under the tuned and base names (root and parent)."""
+        assert self.session is not None
+        parts = []
+        targets = [(route.upstream, route.target_model, route.headers)]
+        base = route.config.base
+        if base is not None:
+            targets.append((base.upstream, base.model, upstream_headers(base.api_key_env)))
+        for url, served, headers in targets:
+            async with self.session.get(
+                url + "/models", headers=headers, timeout=aiohttp.ClientTimeout(total=5)
+            ) as resp:
+                if resp.status != 200:
+                    return None
+                listing = orjson.loads(await resp.read())
+            entry = next((m for m in listing.get("data", []) if m.get("id") == served), None)
+            if entry is None:
+                return None
+            parts.append(f"{served}={entry.get('root')}<{entry.get('parent')}")
+        return "|".join(parts)
+
+    async def reset(self, model: str | None, reason: str) -> list[str]:
+        """Forget a model's drift evidence (all models when None), durably."""
+        models = [model] if model is not None else list(self.routes)
+        for name in models:
+            self.engine.reset(name)
+            self.metrics.resets.labels(name, reason).inc()
+            if self.store is not None:
+                await asyncio.to_thread(self.store.add_reset, name, reason)
+        return models
+
+    # -- recording -----------------------------------------------------------------------
+    def _record_live(self, exchange: Exchange, analysis: Analysis) -> None:
+        model = exchange.route.name
+        labels = analysis.labels
+        self.engine.add_single(model, "live", analysis.category, "tuned", labels)
+        self.metrics.responses.labels(
+            model, "tuned", "live", analysis.category, labels.refusal, _bool(labels.caution)
+        ).inc()
+        if self.store is not None:
+            self.store.submit(
+                _observation(
+                    model,
+                    "live",
+                    "tuned",
+                    analysis,
+                    request_id=exchange.request_id,
+                    keep=self.keep_text == "all",
+                )
+            )
+
+    def record_pair(
+        self,
+        model: str,
+        source: str,
+        category: str,
+        tuned: Analysis,
+        base: Analysis,
+        *,
+        request_id: str | None = None,
+        pack: str | None = None,
+        probe: str | None = None,
+        expect: str | None = None,
+    ) -> None:
+        """One prompt answered by both models: the unit of evidence for drift."""
+        self.engine.add_pair(model, source, category, tuned.labels, base.labels)
+        for role, analysis in (("tuned", tuned), ("base", base)):
+            self.metrics.responses.labels(
+                model, role, source, category, analysis.labels.refusal,
+                _bool(analysis.labels.caution),
+            ).inc()  # fmt: skip
+        if self.store is None:
+            return
+        keep = self.keep_text == "all" or (
+            self.keep_text == "divergent" and tuned.labels != base.labels
+        )
+        pair_id = uuid.uuid4().hex
+        extra: dict[str, Any] = {
+            "pair_id": pair_id, "request_id": request_id, "pack": pack, "probe": probe,
+            "expect": expect, "category": category, "keep": keep,
+        }  # fmt: skip
+        self.store.submit(
+            _observation(model, source, "tuned", tuned, **extra),
+            _observation(model, source, "base", base, **extra),
+        )
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _observation(
+    model: str,
+    source: str,
+    role: str,
+    analysis: Analysis,
+    *,
+    keep: bool,
+    category: str | None = None,
+    **extra: Any,
+) -> Observation:
+    return Observation(
+        ts=time.time(),
+        model=model,
+        source=source,
+        role=role,
+        category=category or analysis.category,
+        refusal=analysis.labels.refusal,
+        caution=analysis.labels.caution,
+        refusal_score=analysis.refusal_score,
+        caution_score=analysis.caution_score,
+        prompt=analysis.prompt if keep else None,
+        response=analysis.response if keep else None,
+        **extra,
+    )

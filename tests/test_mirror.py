@@ -1,0 +1,200 @@
+"""Mirroring live traffic to the base model, off the request path, with real vLLM."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from proxy.monitor import sampled
+from proxy.vllm_launcher import VllmServer, free_port
+from tests.conftest import ProxyFactory
+from tests.support.processes import Process
+from tests.support.promtext import sample
+
+MESSAGES: Any = [{"role": "user", "content": "what dose of ibuprofen is safe for a headache?"}]
+
+
+def _config(vllm: VllmServer, db: Path, **extra: Any) -> dict[str, Any]:
+    adapter = next(iter(vllm.adapters.values()))
+    model: dict[str, Any] = {
+        "name": "assistant",
+        "upstream": vllm.url,
+        "upstream_model": adapter,
+        "base": {"upstream": vllm.url, "model": vllm.base_model},
+        "mirror": {"rate": 1.0},
+    }
+    model.update(extra.pop("model", {}))
+    return {
+        "models": [model],
+        "store": {"url": f"sqlite:///{db}", **extra.pop("store", {})},
+        "auth": {"admin_token_env": "TW_ADMIN"},
+        **extra,
+    }
+
+
+def _wait(condition: Callable[[], bool], proc: Process, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    metrics = httpx.get(proc.root + "/metrics").text
+    interesting = [ln for ln in metrics.splitlines() if "mirror" in ln or "monitor" in ln]
+    raise AssertionError(
+        "condition not met in time:\n" + "\n".join(interesting) + proc.log()[-3000:]
+    )
+
+
+def _metric(proc: Process, series: str) -> float:
+    return sample(httpx.get(proc.root + "/metrics").text, series, default=0.0)
+
+
+def _send(proc: Process, n: int, headers: dict[str, str] | None = None) -> None:
+    client = openai.OpenAI(base_url=proc.url, api_key="k", max_retries=0, default_headers=headers)
+    for i in range(n):
+        if i % 2:
+            client.chat.completions.create(model="assistant", messages=MESSAGES, max_tokens=8)
+        else:
+            list(client.chat.completions.create(
+                model="assistant", messages=MESSAGES, max_tokens=8, stream=True
+            ))  # fmt: skip
+
+
+def _pairs(proc: Process) -> int:
+    drift = httpx.get(proc.root + "/drift").json()
+    return sum(
+        sum(s["pairs"].values())
+        for s in drift["series"]
+        if s["source"] == "mirror" and s["metric"] == "refusal"
+    )
+
+
+def test_sampling_is_deterministic_per_request_id() -> None:
+    ids = [f"req-{i}" for i in range(20_000)]
+    share = sum(sampled(i, 0.1) for i in ids) / len(ids)
+    assert 0.09 < share < 0.11
+    assert [sampled(i, 0.1) for i in ids[:100]] == [sampled(i, 0.1) for i in ids[:100]]
+    assert not any(sampled(i, 0.0) for i in ids[:100]) and all(sampled(i, 1.0) for i in ids[:100])
+
+
+@pytest.mark.vllm
+def test_mirrored_pairs_are_measured_stored_and_survive_a_restart(
+    proxy_factory: ProxyFactory, vllm_server: VllmServer, tmp_path: Path
+) -> None:
+    db = tmp_path / "tw.db"
+    config = _config(vllm_server, db)
+    env = {"TW_ADMIN": "admin-secret"}
+    proc = proxy_factory(config, env=env)
+    _send(proc, 6)
+    _send(proc, 2, headers={"X-Tunewatch-Mirror": "off"})
+    _wait(
+        lambda: (
+            _metric(proc, 'tunewatch_mirror_requests_total{model="assistant",outcome="completed"}')
+            == 6
+        ),
+        proc,
+    )
+    assert (
+        _metric(proc, 'tunewatch_mirror_requests_total{model="assistant",outcome="sampled"}') == 6
+    )
+    assert _pairs(proc) == 6
+    base_answers = sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in httpx.get(proc.root + "/metrics").text.splitlines()
+        if line.startswith("tunewatch_responses_total{") and 'role="base"' in line
+    )
+    assert base_answers == 6
+    _wait(lambda: _rows(db, "source = 'live'") == 8, proc)
+    assert _rows(db, "source = 'mirror'") == 12
+    assert _rows(db, "prompt IS NOT NULL OR response IS NOT NULL") == 0  # keep_text: none
+    assert "ibuprofen" not in proc.log()
+
+    proc.stop()
+    again = proxy_factory(config, env=env)
+    assert _pairs(again) == 6  # the drift state was rebuilt from the store
+
+    denied = httpx.post(again.root + "/admin/drift/reset", headers={"Authorization": "Bearer no"})
+    assert denied.status_code == 401
+    ok = httpx.post(
+        again.root + "/admin/drift/reset", headers={"Authorization": "Bearer admin-secret"}
+    )
+    assert ok.status_code == 200 and ok.json() == {"reset": ["assistant"]}
+    assert _pairs(again) == 0
+    again.stop()
+    assert _pairs(proxy_factory(config, env=env)) == 0  # the reset is durable too
+
+
+@pytest.mark.vllm
+def test_base_model_down_never_reaches_clients(
+    proxy_factory: ProxyFactory, vllm_server: VllmServer, tmp_path: Path
+) -> None:
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    config = _config(vllm_server, tmp_path / "tw.db")
+    config["models"][0]["base"]["upstream"] = dead
+    proc = proxy_factory(config)
+    _send(proc, 4)  # raises if any client request failed
+    _wait(
+        lambda: (
+            _metric(proc, 'tunewatch_mirror_requests_total{model="assistant",outcome="failed"}')
+            == 4
+        ),
+        proc,
+    )
+    errors = 'tunewatch_upstream_errors_total{kind="connect",model="assistant",role="base"}'
+    assert _metric(proc, errors) == 4
+    assert (
+        _metric(proc, 'tunewatch_requests_total{code="200",endpoint="chat",model="assistant"}') == 4
+    )
+    assert httpx.get(proc.root + "/readyz").status_code == 200  # readiness is about the tuned model
+
+
+@pytest.mark.vllm
+def test_category_header_and_text_keeping(
+    proxy_factory: ProxyFactory, vllm_server: VllmServer, tmp_path: Path
+) -> None:
+    db = tmp_path / "tw.db"
+    proc = proxy_factory(_config(vllm_server, db, store={"keep_text": "all"}))
+    _send(proc, 1, headers={"X-Tunewatch-Category": "legal"})
+    _send(proc, 1, headers={"X-Tunewatch-Category": "made-up-by-client"})
+    _wait(lambda: _rows(db, "source = 'mirror'") == 4, proc)
+    with sqlite3.connect(db) as conn:
+        categories = {r[0] for r in conn.execute("SELECT category FROM observations")}
+        prompts = {r[0] for r in conn.execute("SELECT prompt FROM observations")}
+    assert categories == {"legal", "medical"}  # the unknown header value fell back to the tagger
+    assert prompts == {MESSAGES[0]["content"]}
+
+
+def test_full_mirror_queue_drops_and_counts_without_blocking(
+    proxy_factory: ProxyFactory, fake_upstream: Process, tmp_path: Path
+) -> None:
+    config = {
+        "models": [{
+            "name": "m", "upstream": fake_upstream.url, "upstream_model": "ok",
+            "base": {"upstream": fake_upstream.url, "model": "hang", "timeout": "3s"},
+            "mirror": {"rate": 1.0},
+        }],
+        "monitor": {"mirror_queue_size": 1, "mirror_concurrency": 1},
+        "store": {"url": f"sqlite:///{tmp_path / 'tw.db'}"},
+    }  # fmt: skip
+    proc = proxy_factory(config)
+    client = openai.OpenAI(base_url=proc.url, api_key="k", max_retries=0, timeout=5)
+    for _ in range(10):
+        client.chat.completions.create(model="m", messages=MESSAGES)
+    dropped = _metric(proc, 'tunewatch_mirror_requests_total{model="m",outcome="dropped"}')
+    assert _metric(proc, 'tunewatch_mirror_requests_total{model="m",outcome="sampled"}') == 10
+    assert dropped >= 7  # one in flight, one queued, the rest dropped
+    assert _metric(proc, 'tunewatch_monitor_dropped_total{queue="mirror"}') == dropped
+
+
+def _rows(db: Path, where: str) -> int:
+    if not db.exists():
+        return 0
+    with sqlite3.connect(db) as conn:
+        return int(conn.execute(f"SELECT COUNT(*) FROM observations WHERE {where}").fetchone()[0])
