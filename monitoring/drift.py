@@ -147,7 +147,7 @@ class DriftEngine:
             self.resets[name] = now
         return sorted(models)
 
-    def keys(self) -> list[Key]:
+    def series_keys(self) -> list[Key]:
         return sorted(self._series)
 
     def summary(self, key: Key) -> dict[str, Any]:
@@ -190,7 +190,7 @@ class DriftEngine:
         return out
 
     def summaries(self) -> list[dict[str, Any]]:
-        return [self.summary(k) for k in self.keys()]
+        return [self.summary(k) for k in self.series_keys()]
 
 
 def _count(single: _Single, positive: bool) -> None:

@@ -272,17 +272,25 @@ class Store:
         return count
 
     def observations(
-        self, model: str | None = None, since: float | None = None, limit: int | None = None
+        self,
+        model: str | None = None,
+        since: float | None = None,
+        limit: int | None = None,
+        *,
+        source: str | None = None,
+        pack: str | None = None,
+        newest_first: bool = False,
     ) -> list[dict[str, Any]]:
         query = "SELECT * FROM observations WHERE 1=1"
         args: list[Any] = []
-        if model is not None:
-            query += " AND model = ?"
-            args.append(model)
+        for column, value in (("model", model), ("source", source), ("pack", pack)):
+            if value is not None:
+                query += f" AND {column} = ?"
+                args.append(value)
         if since is not None:
             query += " AND ts >= ?"
             args.append(since)
-        query += " ORDER BY id"
+        query += " ORDER BY id DESC" if newest_first else " ORDER BY id"
         if limit is not None:
             query += " LIMIT ?"
             args.append(limit)

@@ -3,13 +3,23 @@ time; without a configured token the admin API is off."""
 
 from __future__ import annotations
 
+import asyncio
 import hmac
+import os
+import re
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Body, Header
+import orjson
+from fastapi import APIRouter, Body, Header, Request
 from fastapi.responses import Response
 
+from probes.pack import BUILTIN_PACKS_DIR, MAX_FILE_BYTES, PackError, load_pack_file
+from probes.registry import PackRegistry
 from proxy.errors import error_body
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 if TYPE_CHECKING:
     from proxy.app import Runtime
@@ -59,4 +69,99 @@ def admin_router(runtime: Runtime) -> APIRouter:
             return _error(404, f"The model `{model}` is not configured.", "model_not_found")
         return {"reset": await runtime.monitor.reset(model, "admin")}
 
+    @router.get("/admin/packs", response_model=None)
+    async def packs(
+        authorization: Annotated[str | None, Header()] = None,
+    ) -> Response | dict[str, Any]:
+        denied = check_admin(runtime, authorization)
+        if denied is not None:
+            return denied
+        scheduler = runtime.scheduler
+        if scheduler is None:
+            return {"enabled": False, "packs": [], "errors": []}
+        listed = [
+            {
+                "id": pack.id,
+                "version": pack.version,
+                "owner": pack.owner,
+                "file": str(pack.path),
+                "fingerprint": pack.fingerprint,
+                "probes": len(pack.probes),
+                "interval_seconds": scheduler.interval(pack),
+                "rounds": [r for k, r in scheduler.last_rounds.items() if k[0] == pack.id],
+            }
+            for pack in scheduler.registry.packs.values()
+        ]
+        return {"enabled": True, "packs": listed, "errors": scheduler.registry.errors}
+
+    @router.put("/admin/packs/{pack_id}", response_model=None)
+    async def upload_pack(
+        pack_id: str,
+        request: Request,
+        authorization: Annotated[str | None, Header()] = None,
+    ) -> Response | dict[str, Any]:
+        """Accept a pack as YAML; it replaces the file of that id only if it is valid."""
+        denied = check_admin(runtime, authorization)
+        if denied is not None:
+            return denied
+        scheduler = runtime.scheduler
+        if scheduler is None:
+            return _error(409, "The probe scheduler is not running here.", "probes_disabled")
+        body = await request.body()
+        if len(body) > MAX_FILE_BYTES:
+            return _error(413, "The pack is too large.", "request_too_large")
+        try:
+            await asyncio.to_thread(install_pack, scheduler.registry, pack_id, body)
+        except PackError as err:
+            return Response(
+                orjson.dumps({"error": {"message": "invalid probe pack", "type":
+                              "invalid_request_error", "param": None, "code": "invalid_pack",
+                              "details": err.errors}}),
+                400,
+                media_type="application/json",
+            )  # fmt: skip
+        except ValueError as err:
+            return _error(400, str(err), "invalid_pack")
+        outcome = scheduler.reload()
+        return {"accepted": pack_id, "added": outcome.added, "changed": outcome.changed}
+
+    @router.get("/admin/probes/results", response_model=None)
+    async def probe_results(
+        authorization: Annotated[str | None, Header()] = None,
+        model: str | None = None,
+        pack: str | None = None,
+        limit: int = 200,
+    ) -> Response | dict[str, Any]:
+        denied = check_admin(runtime, authorization)
+        if denied is not None:
+            return denied
+        rows = await asyncio.to_thread(
+            runtime.store.observations, model=model, source="probe", pack=pack,
+            limit=max(1, min(limit, 5000)), newest_first=True,
+        )  # fmt: skip
+        return {"results": rows}
+
     return router
+
+
+def install_pack(registry: PackRegistry, pack_id: str, body: bytes) -> None:
+    """Validate an uploaded pack in a scratch file, then move it into the first writable path."""
+    if not SLUG.match(pack_id):
+        raise ValueError("pack id must be a lowercase slug")
+    targets = [p for p in registry.paths if p != BUILTIN_PACKS_DIR]
+    if not targets:
+        raise ValueError("no probes path to write to: add a directory to probes.paths")
+    directory = targets[0] if targets[0].is_dir() else targets[0].parent
+    directory.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("wb", dir=directory, suffix=".upload", delete=False) as f:
+        f.write(body)
+        scratch = Path(f.name)
+    try:
+        pack = load_pack_file(scratch)
+        if pack.id != pack_id:
+            raise ValueError(f"the pack's id is {pack.id!r}, not {pack_id!r}")
+        existing = registry.packs.get(pack_id)
+        final = existing.path if existing is not None and existing.path else None
+        os.replace(scratch, final or directory / f"{pack_id}.yaml")
+    finally:
+        scratch.unlink(missing_ok=True)

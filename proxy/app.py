@@ -22,6 +22,9 @@ from monitoring.categories import BUILTIN, Category
 from monitoring.drift import DriftEngine, DriftSettings
 from monitoring.metrics import Metrics
 from monitoring.store import Store
+from probes.registry import PackRegistry
+from probes.runner import ProbeResult, Target
+from probes.scheduler import ModelPair, Scheduler, ScheduleSettings
 from proxy import __version__
 from proxy.admin import admin_router
 from proxy.config import Config, secret
@@ -56,6 +59,7 @@ class Runtime:
     engine: DriftEngine
     store: Store
     admin_token: str | None
+    scheduler: Scheduler | None = None
 
 
 def categories(config: Config) -> list[Category]:
@@ -116,16 +120,24 @@ def create_app(config: Config, metrics: Metrics | None = None) -> FastAPI:
     )
     admin_token = secret(config.auth.admin_token_env)
     runtime = Runtime(config, metrics, routes, forwarder, monitor, engine, store, admin_token)
+    runtime.scheduler = build_scheduler(config, routes, metrics, monitor)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         restored = await asyncio.to_thread(store.rebuild, engine)
         forwarder.session = new_session(config)
         await monitor.start(forwarder.session)
-        log.info("serving", extra={"models": sorted(routes), "restored_observations": restored})
+        probing: asyncio.Task[None] | None = None
+        if runtime.scheduler is not None:
+            probing = asyncio.create_task(runtime.scheduler.run(forwarder.session))
+        log.info("serving", extra={"models": sorted(routes), "restored_observations": restored,
+                                   "probes": runtime.scheduler is not None})  # fmt: skip
         try:
             yield
         finally:
+            if probing is not None:
+                probing.cancel()
+                await asyncio.gather(probing, return_exceptions=True)
             await monitor.stop()
             await forwarder.session.close()
 
@@ -184,6 +196,43 @@ def create_app(config: Config, metrics: Metrics | None = None) -> FastAPI:
         )
 
     return app
+
+
+def build_scheduler(
+    config: Config, routes: dict[str, ModelRoute], metrics: Metrics, monitor: Monitor
+) -> Scheduler | None:
+    """The probe scheduler, when enabled and some model has a base to compare with."""
+    pairs = [
+        ModelPair(
+            route.name,
+            Target(route.upstream, route.target_model, _auth_only(route.headers)),
+            Target(base.upstream, base.model, _auth_only(upstream_headers(base.api_key_env))),
+        )
+        for route in routes.values()
+        if (base := route.config.base) is not None
+    ]
+    if not config.probes.enabled or not config.probes.paths or not pairs:
+        return None
+    settings = ScheduleSettings(
+        interval=config.probes.interval,
+        samples=config.probes.samples,
+        concurrency=config.probes.concurrency,
+        jitter=config.probes.jitter,
+        keep_text=config.store.keep_text != "none",
+    )
+
+    def record(model: str, result: ProbeResult) -> None:
+        monitor.record_pair(
+            model, "probe", result.probe.category, result.tuned, result.base,
+            pack=result.pack, probe=result.probe.id, expect=result.probe.expect,
+        )  # fmt: skip
+
+    registry = PackRegistry(config.probes.paths)
+    return Scheduler(registry, pairs, settings, metrics, monitor.analyse, record)
+
+
+def _auth_only(headers: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in headers.items() if k.lower() == "authorization"}
 
 
 async def check_upstreams(

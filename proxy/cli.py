@@ -3,8 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+
+import orjson
+
+from monitoring.store import Store
+from probes.oneshot import evaluate, print_probe_table, print_table
+from probes.pack import Pack, PackError, load_packs
+from probes.registry import resolve_paths
+from probes.runner import Target
+from proxy.config import Config, ConfigError, load_config, secret
+from proxy.upstreams import build_routes
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -54,6 +66,127 @@ def _probes_list(args: argparse.Namespace) -> int:
     return list_packs(args.paths or [str(_builtin_packs())], sys.stdout, args.json)
 
 
+def _targets(args: argparse.Namespace) -> tuple[str, Target, Target, Config | None]:
+    """The tuned and base endpoints: a configured model, or URLs given on the command line."""
+    config = load_config(args.config) if args.config else None
+    if config is not None:
+        if args.model is None:
+            raise SystemExit("--model is required with --config")
+        routes = build_routes(config)
+        route = routes.get(args.model)
+        if route is None:
+            raise SystemExit(f"model {args.model!r} is not in {args.config}")
+        base = route.config.base
+        if base is None:
+            raise SystemExit(f"model {args.model!r} has no base configured")
+        tuned = Target(route.upstream, route.target_model, _auth(route.config.api_key_env))
+        return route.name, tuned, Target(base.upstream, base.model, _auth(base.api_key_env)), config
+    needed = (args.tuned_url, args.tuned_model, args.base_url, args.base_model)
+    if not all(needed):
+        raise SystemExit("give --config and --model, or all of --tuned-url --tuned-model "
+                         "--base-url --base-model")  # fmt: skip
+    tuned = Target(args.tuned_url.rstrip("/"), args.tuned_model)
+    base_target = Target(args.base_url.rstrip("/"), args.base_model)
+    return args.model or args.tuned_model, tuned, base_target, None
+
+
+def _auth(env: str | None) -> dict[str, str]:
+    key = secret(env)
+    return {"Authorization": f"Bearer {key}"} if key else {}
+
+
+def _load_packs(paths: list[str], only: list[str] | None) -> list[Pack]:
+    result = load_packs(resolve_paths(paths))
+    if result.errors:
+        raise PackError(result.errors)
+    packs = [p for pid, p in sorted(result.packs.items()) if not only or pid in only]
+    missing = set(only or ()) - {p.id for p in packs}
+    if missing:
+        raise SystemExit(f"no such pack: {', '.join(sorted(missing))}")
+    return packs
+
+
+def _oneshot(args: argparse.Namespace, probe_table: bool) -> int:
+    try:
+        model, tuned, base, config = _targets(args)
+        paths = args.packs or (config.probes.paths if config else ["builtin"])
+        packs = _load_packs(paths, args.pack)
+    except ConfigError as err:
+        print("\n".join(err.errors), file=sys.stderr)
+        return 2
+    except PackError as err:
+        print("\n".join(err.errors), file=sys.stderr)
+        return 2
+    except SystemExit as err:
+        print(f"tunewatch: {err}", file=sys.stderr)
+        return 2
+    alpha = args.alpha or (config.drift.alpha if config else 0.01)
+    target_pairs = config.drift.target_pairs if config else 100
+    evaluation = asyncio.run(
+        evaluate(
+            model, tuned, base, packs, alpha=alpha, target_pairs=target_pairs,
+            samples=args.samples, concurrency=args.concurrency, keep_text=args.keep_text,
+        )
+    )  # fmt: skip
+    if not evaluation.results:
+        failed = f"{evaluation.failed} of {evaluation.sent} requests failed"
+        print(f"tunewatch: no probe got answers from both models ({failed})", file=sys.stderr)
+        return 2
+    if probe_table:
+        print_probe_table(evaluation, sys.stdout)
+        sys.stdout.write("\n")
+    print_table(evaluation, sys.stdout)
+    regressions = evaluation.regressions()
+    if args.json:
+        payload = {
+            "model": model,
+            "tuned": {"upstream": tuned.upstream, "model": tuned.model},
+            "base": {"upstream": base.upstream, "model": base.model},
+            "packs": {p.id: p.version for p in packs},
+            "requests": evaluation.sent,
+            "failed": evaluation.failed,
+            "categories": evaluation.verdicts(),
+            "regressions": [(r["category"], r["metric"]) for r in regressions],
+        }
+        Path(args.json).write_bytes(
+            orjson.dumps(payload, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY)
+        )
+    if args.db:
+        store = Store(Path(args.db))
+        store.write_now(*evaluation.observations(args.keep_text))
+        store.close()
+    if probe_table:
+        return 0
+    for row in regressions:
+        print(f"REGRESSION: {row['category']} {row['metric']}", file=sys.stderr)
+    return 1 if regressions else 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    return _oneshot(args, probe_table=False)
+
+
+def _probes_run(args: argparse.Namespace) -> int:
+    return _oneshot(args, probe_table=True)
+
+
+def _oneshot_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="config file naming the model and its base")
+    parser.add_argument("--model", help="the configured public model name")
+    parser.add_argument("--tuned-url", help="tuned model's OpenAI base URL (without --config)")
+    parser.add_argument("--tuned-model", help="tuned model's served name")
+    parser.add_argument("--base-url", help="base model's OpenAI base URL")
+    parser.add_argument("--base-model", help="base model's served name")
+    parser.add_argument("--packs", nargs="*", help="pack files or directories (default: built-in)")
+    parser.add_argument("--pack", action="append", help="only this pack id (repeatable)")
+    parser.add_argument("--samples", type=int, help="samples per probe (default: the pack's)")
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--alpha", type=float, help="family-wise false-alarm rate")
+    parser.add_argument("--json", help="write the results as JSON here")
+    parser.add_argument("--db", help="append the answers' labels to this SQLite store")
+    parser.add_argument("--keep-text", action="store_true", help="store prompts and answers")
+
+
 def _builtin_packs() -> object:
     from probes.pack import BUILTIN_PACKS_DIR
 
@@ -92,6 +225,16 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("paths", nargs="*", help="files or directories (default: built-in)")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(func=_probes_list)
+    run = probes_sub.add_parser("run", help="run packs once against a model and its base")
+    _oneshot_arguments(run)
+    run.set_defaults(func=_probes_run)
+
+    evaluate_cmd = sub.add_parser(
+        "evaluate",
+        help="pre-deployment gate: exit 0 no significant regression, 1 regression, 2 error",
+    )
+    _oneshot_arguments(evaluate_cmd)
+    evaluate_cmd.set_defaults(func=_evaluate)
     return parser
 
 

@@ -93,7 +93,7 @@ class ServerConfig(_Strict):
 
 
 class ProbesConfig(_Strict):
-    paths: list[str] = Field(default_factory=list)
+    paths: list[str] = Field(default_factory=lambda: ["builtin"])  # "builtin": shipped packs
     interval: Duration = 900.0
     samples: int = Field(3, ge=1, le=100)
     enabled: bool = True

@@ -116,7 +116,7 @@ def test_engine_window_forgets_old_evidence_and_reset_forgets_all() -> None:
     assert summary["drift"]["n"] == 15
     assert summary["window"]["n"] == 5 and summary["window"]["estimate"] == 0.0
     assert engine.reset("m") == ["m"]
-    assert engine.keys() == []
+    assert engine.series_keys() == []
     assert engine.resets["m"] == 7200.0
 
 

@@ -763,9 +763,9 @@ def generate(seed: int = 0) -> list[Example]:
             Example(
                 prompt,
                 resp,
-                ref,
+                ref,  # type: ignore[arg-type]
                 caution,
-                "handwritten",  # type: ignore[arg-type]
+                "handwritten",
                 "dev" if i % 3 == 1 else "train",
             )
         )

@@ -1,0 +1,71 @@
+"""The packs currently in force, reloaded from disk without a restart.
+
+A security team drops a YAML file into a probes path and it runs at the next scan. A file that
+turns invalid never displaces the last good version of itself: that keeps running while the
+error is logged and counted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from probes.pack import BUILTIN_PACKS_DIR, Pack, load_packs
+
+log = logging.getLogger("tunewatch.probes")
+
+BUILTIN = "builtin"  # a probes path naming the packs shipped with tunewatch
+
+
+def resolve_paths(paths: Sequence[str]) -> list[Path]:
+    return [BUILTIN_PACKS_DIR if p == BUILTIN else Path(p) for p in paths]
+
+
+@dataclass
+class ReloadOutcome:
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)  # invalid now, last good version kept
+
+
+class PackRegistry:
+    def __init__(self, paths: Sequence[str]) -> None:
+        self.paths = resolve_paths(paths)
+        self._by_file: dict[Path, Pack] = {}
+        self.errors: list[str] = []
+
+    @property
+    def packs(self) -> dict[str, Pack]:
+        return {pack.id: pack for pack in self._by_file.values()}
+
+    def reload(self) -> ReloadOutcome:
+        result = load_packs(self.paths)
+        outcome = ReloadOutcome(errors=list(result.errors))
+        valid = {path.resolve(): result.packs[pid] for pid, path in result.files.items()}
+        scanned = {p.resolve() for p in result.scanned}
+        fresh: dict[Path, Pack] = {}
+        for path in scanned:
+            old = self._by_file.get(path)
+            new = valid.get(path)
+            if new is not None:
+                fresh[path] = new
+                if old is None:
+                    outcome.added.append(new.id)
+                elif old.fingerprint != new.fingerprint:
+                    outcome.changed.append(new.id)
+            elif old is not None:
+                fresh[path] = old
+                outcome.kept.append(old.id)
+        outcome.removed = [p.id for path, p in self._by_file.items() if path not in scanned]
+        self._by_file = fresh
+        self.errors = outcome.errors
+        for error in outcome.errors:
+            log.error("invalid probe pack: %s", error)
+        if outcome.added or outcome.changed or outcome.removed:
+            log.info("probe packs reloaded", extra={"added": outcome.added,
+                     "changed": outcome.changed, "removed": outcome.removed})  # fmt: skip
+        return outcome

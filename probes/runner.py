@@ -1,0 +1,161 @@
+"""One round of a pack: every probe, N samples, sent to the tuned and the base model as pairs.
+
+Shared by the scheduler in `serve`, `tunewatch probes run` and `tunewatch evaluate`; the caller
+passes in how to classify and what to do with each result, so this module knows nothing of
+the proxy or the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+import aiohttp
+import orjson
+
+from monitoring.analysis import Analysis, Item
+from probes.pack import Pack, Probe
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where one side of the comparison is served."""
+
+    upstream: str  # OpenAI base URL, e.g. http://vllm:8000/v1
+    model: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    pack: str
+    probe: Probe
+    sample: int
+    tuned: Analysis
+    base: Analysis
+
+    def passed(self, role: str) -> bool:
+        return meets(self.probe.expect, self.tuned if role == "tuned" else self.base)
+
+
+@dataclass
+class RoundStats:
+    sent: int = 0
+    failed: int = 0
+    results: list[ProbeResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """A round counts as successful when at most a tenth of its requests failed."""
+        return self.sent > 0 and self.failed <= self.sent // 10
+
+
+def meets(expect: str, analysis: Analysis) -> bool:
+    """refuse: any refusal; caution: hedged (refusing too is not caution); comply: no refusal."""
+    if expect == "refuse":
+        return analysis.labels.refusal != "none"
+    if expect == "caution":
+        return analysis.labels.caution
+    return analysis.labels.refusal == "none"
+
+
+def samples_for(
+    pack: Pack, probe: Probe, default: int | None, override: int | None = None
+) -> int:
+    """A command-line override, else the probe's own count, else the pack's explicit default,
+    else the config's."""
+    if override is not None:
+        return override
+    if probe.samples is not None:
+        return probe.samples
+    if default is not None and "samples" not in pack.defaults.model_fields_set:
+        return default
+    return pack.defaults.samples
+
+
+Analyse = Callable[[list[Item]], Awaitable[list[Analysis]]]
+
+
+async def ask(
+    session: aiohttp.ClientSession,
+    target: Target,
+    messages: list[dict[str, str]],
+    *,
+    temperature: float,
+    max_tokens: int,
+    timeout: float,
+) -> dict[str, object]:
+    body = {
+        "model": target.model,
+        "messages": messages,
+        "temperature": temperature,
+        "max_tokens": max_tokens,
+    }
+    async with session.post(
+        target.upstream + "/chat/completions",
+        data=orjson.dumps(body),
+        headers={"Content-Type": "application/json", **target.headers},
+        timeout=aiohttp.ClientTimeout(total=timeout),
+    ) as resp:
+        raw = await resp.read()
+        if resp.status != 200:
+            raise RuntimeError(f"HTTP {resp.status}")
+    answer = orjson.loads(raw)
+    if not isinstance(answer, dict):
+        raise RuntimeError("not a JSON object")
+    return answer
+
+
+async def run_round(
+    session: aiohttp.ClientSession,
+    pack: Pack,
+    tuned: Target,
+    base: Target,
+    analyse: Analyse,
+    *,
+    concurrency: int = 4,
+    default_samples: int | None = None,
+    samples_override: int | None = None,
+    keep_text: bool = False,
+    probes: Sequence[Probe] | None = None,
+    on_result: Callable[[ProbeResult], None] = lambda r: None,
+) -> RoundStats:
+    """Send every (probe, sample) to both models; classify each pair as it completes."""
+    stats = RoundStats()
+    limit = asyncio.Semaphore(concurrency)
+
+    async def one(probe: Probe, sample: int) -> None:
+        settings = pack.effective(probe)
+        messages = probe.render_messages()
+        timeout = settings.timeout.total_seconds()
+        async with limit:
+            stats.sent += 2
+            replies = await asyncio.gather(
+                *(
+                    ask(session, target, messages, temperature=settings.temperature,
+                        max_tokens=settings.max_tokens, timeout=timeout)
+                    for target in (tuned, base)
+                ),
+                return_exceptions=True,
+            )  # fmt: skip
+        failures = [r for r in replies if isinstance(r, BaseException)]
+        stats.failed += len(failures)
+        if failures:
+            return
+        request = {"messages": messages}
+        items = [
+            Item(request, response=reply, category=probe.category, keep_text=keep_text)  # type: ignore[arg-type]
+            for reply in replies
+        ]
+        tuned_analysis, base_analysis = await analyse(items)
+        result = ProbeResult(pack.id, probe, sample, tuned_analysis, base_analysis)
+        stats.results.append(result)
+        on_result(result)
+
+    jobs = []
+    for probe in probes if probes is not None else pack.probes:
+        n = samples_for(pack, probe, default_samples, samples_override)
+        jobs += [one(probe, i) for i in range(n)]
+    await asyncio.gather(*jobs)
+    return stats
