@@ -35,6 +35,7 @@ def _config(vllm: VllmServer, db: Path, **extra: Any) -> dict[str, Any]:
         "models": [model],
         "store": {"url": f"sqlite:///{db}", **extra.pop("store", {})},
         "auth": {"admin_token_env": "TW_ADMIN"},
+        "probes": {"enabled": False},  # mirrored traffic only: no canary rounds mixed in
         **extra,
     }
 
@@ -181,6 +182,7 @@ def test_full_mirror_queue_drops_and_counts_without_blocking(
             "mirror": {"rate": 1.0},
         }],
         "monitor": {"mirror_queue_size": 1, "mirror_concurrency": 1},
+        "probes": {"enabled": False},
         "store": {"url": f"sqlite:///{tmp_path / 'tw.db'}"},
     }  # fmt: skip
     proc = proxy_factory(config)
