@@ -1,0 +1,11 @@
+"""`tunewatch report`: the drift report a governance review reads, as HTML or Markdown.
+
+`build_report` replays stored observations through the drift engine into a plain `Report`;
+`render_html` and `render_markdown` only format it. See docs/report.md.
+"""
+
+from monitoring.report.html import render_html
+from monitoring.report.markdown import render_markdown
+from monitoring.report.model import Report, build_report
+
+__all__ = ["Report", "build_report", "render_html", "render_markdown"]
