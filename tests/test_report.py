@@ -378,6 +378,7 @@ def test_markdown_has_the_tables_and_escapes_text(report: Report) -> None:
     assert "| Field | Value |" in md and "med-lora-v3" in md
     assert "## How to read this report" in md and "## Summary" in md
     assert "**ALARM**" in md
+    assert "`" + "▄" * 40 + "`" in md  # a series without drift sits on the zero block
     assert "<script>" not in md and "<img" not in md
     assert "\\| every 4 hours" in md  # a pipe in the text cannot break a table
     # every table row has as many cells as its header

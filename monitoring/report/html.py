@@ -17,7 +17,6 @@ from monitoring.report.model import (
     ModelReport,
     Report,
     Row,
-    Trend,
 )
 from monitoring.report.svg import shared_limit, trend_svg
 from monitoring.report.text import (
@@ -297,19 +296,9 @@ def _trends(m: ModelReport) -> str:
             limit = shared_limit(trends)
             title = METRIC_TITLES[metric]
             out.append(f"<h4>{escape(SOURCE_TITLES.get(source, source))} · {title}</h4>")
-            figures = "".join(
-                f"<figure>{trend_svg(t, limit, title)}</figure>" for t in _by_category(trends, m)
-            )
+            figures = "".join(f"<figure>{trend_svg(t, limit, title)}</figure>" for t in trends)
             out.append(f'<div class="grid">{figures}</div>')
     return "".join(out)
-
-
-def _by_category(trends: Sequence[Trend], m: ModelReport) -> list[Trend]:
-    """Plots in the same category order as the tables above them."""
-    order: dict[str, int] = {}
-    for row in m.rows:
-        order.setdefault(row.category, len(order))
-    return sorted(trends, key=lambda t: order.get(t.category, len(order)))
 
 
 def _expectations(m: ModelReport) -> str:

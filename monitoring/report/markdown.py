@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Sequence
 from html import escape
 
-from monitoring.report.model import ModelReport, Report, Row
+from monitoring.report.model import Difference, ModelReport, Report, Row
 from monitoring.report.svg import shared_limit, sparkline
 from monitoring.report.text import (
     EXPECT_FAILURE,
@@ -29,7 +29,7 @@ from monitoring.report.text import (
     when,
 )
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")  # what can start markup mid-line; <>& are HTML-escaped
 
 
 def md(value: object) -> str:
@@ -187,7 +187,7 @@ def _trends(m: ModelReport) -> list[str]:
                         md(t.category),
                         metric,
                         f"`{sparkline([p.estimate for p in t.points], limit)}`",
-                        f"{diff_text_point(last.estimate, last.lower, last.upper)}",
+                        diff_text(Difference(last.estimate, last.lower, last.upper, last.n)),
                         str(last.n),
                         when(t.first_alarm_ts) if t.first_alarm_ts is not None else "–",
                     ]
@@ -198,10 +198,6 @@ def _trends(m: ModelReport) -> list[str]:
         numeric={4, 5},
     )
     return out
-
-
-def diff_text_point(estimate: float, lower: float, upper: float) -> str:
-    return f"{100 * estimate:+.1f} pp [{100 * lower:+.1f}, {100 * upper:+.1f}]"
 
 
 def _expectations(m: ModelReport) -> list[str]:

@@ -179,7 +179,12 @@ class ModelReport:
         return tuple(r for r in self.rows if r.source == source)
 
     def trends_for(self, source: str, metric: str) -> tuple[Trend, ...]:
-        return tuple(t for t in self.trends if t.source == source and t.metric == metric)
+        """One source's plots for a metric, in the same category order as the tables."""
+        order: dict[str, int] = {}
+        for row in self.rows:
+            order.setdefault(row.category, len(order))
+        chosen = [t for t in self.trends if t.source == source and t.metric == metric]
+        return tuple(sorted(chosen, key=lambda t: order.get(t.category, len(order))))
 
     @property
     def sources(self) -> tuple[str, ...]:

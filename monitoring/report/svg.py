@@ -126,13 +126,16 @@ def _nearest(points: Sequence[TrendPoint], ts: float) -> int:
 
 
 def sparkline(values: Sequence[float], limit: float) -> str:
-    """Unicode block sparkline for Markdown, on the same symmetric scale as the SVG plots."""
-    blocks = "▁▂▃▄▅▆▇█"
+    """Unicode block sparkline for Markdown, on the same symmetric scale as the SVG plots.
+
+    Seven levels so that zero has a block of its own (▄), below it negative, above positive.
+    """
+    blocks = "▁▂▃▄▅▆▇"
     out = []
     for v in values:
         if math.isnan(v):
             out.append(" ")
             continue
         frac = (max(-limit, min(limit, v)) + limit) / (2 * limit)
-        out.append(blocks[min(len(blocks) - 1, int(frac * len(blocks)))])
+        out.append(blocks[round(frac * (len(blocks) - 1))])
     return "".join(out)
