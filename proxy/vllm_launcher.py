@@ -68,7 +68,7 @@ def start_vllm(
     *,
     port: int | None = None,
     log_path: Path | None = None,
-    max_model_len: int = 1024,
+    max_model_len: int | None = None,
     max_lora_rank: int = 16,
     startup_timeout: float = 300.0,
     python: Path | None = None,
@@ -86,10 +86,11 @@ def start_vllm(
         "--dtype", "float32",
         "--host", "127.0.0.1",
         "--port", str(port),
-        "--max-model-len", str(max_model_len),
         "--disable-log-stats",
         "--uvicorn-log-level", "warning",
     ]  # fmt: skip
+    if max_model_len is not None:
+        cmd += ["--max-model-len", str(max_model_len)]
     if adapters:
         cmd += ["--enable-lora", "--max-lora-rank", str(max_lora_rank), "--max-loras", "4"]
         cmd += ["--lora-modules", *(f"{name}={path}" for name, path in adapters.values())]

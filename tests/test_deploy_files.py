@@ -10,7 +10,6 @@ with `kubectl kustomize` and the `kubernetes-validate` schemas where those are i
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import re
 import shutil
@@ -23,13 +22,13 @@ import pytest
 import yaml
 
 from proxy.config import load_config
+from tests.support.dashboard import dashboard, dashboard_exprs, panels
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
 PROM = DEPLOY / "prometheus"
 RULE_FILES = sorted((PROM / "rules").glob("*.yml"))
 RULE_TESTS = sorted((PROM / "tests").glob("*.yml"))
-DASHBOARD = DEPLOY / "grafana" / "dashboards" / "tunewatch.json"
 K8S = DEPLOY / "k8s"
 RUNBOOK = ROOT / "docs" / "runbook.md"
 
@@ -69,16 +68,6 @@ CONTRACT = {
         "tunewatch_time_to_first_token_seconds",
     )
     for suffix in ("_bucket", "_sum", "_count")
-}
-
-# What Grafana substitutes before a query reaches Prometheus.
-GRAFANA_VARIABLES = {
-    "$__rate_interval": "1m",
-    "$__interval": "15s",
-    "$__range": "6h",
-    "$model": ".*",
-    "$source": ".*",
-    "$category": ".*",
 }
 
 
@@ -168,44 +157,13 @@ def test_drift_alert_uses_the_fleet_wide_test() -> None:
 # --- Grafana -----------------------------------------------------------------------------------
 
 
-def _dashboard() -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(DASHBOARD.read_text(encoding="utf-8"))
-    return data
-
-
-def _panels(panels: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for panel in panels:
-        out.append(panel)
-        out.extend(_panels(panel.get("panels", [])))
-    return out
-
-
-def _dashboard_exprs() -> list[tuple[str, str]]:
-    """(where, PromQL) for every panel target and annotation, variables substituted."""
-    dash = _dashboard()
-    found = [
-        (f"panel {p['title']!r} {t['refId']}", t["expr"])
-        for p in _panels(dash["panels"])
-        for t in p.get("targets", [])
-    ]
-    found += [(f"annotation {a['name']!r}", a["expr"]) for a in dash["annotations"]["list"]]
-    out = []
-    for where, expr in found:
-        for var, value in sorted(GRAFANA_VARIABLES.items(), key=lambda kv: -len(kv[0])):
-            expr = expr.replace(var, value)
-        assert "$" not in expr, f"{where}: unknown variable in {expr}"
-        out.append((where, expr))
-    return out
-
-
 def test_dashboard_is_generated_from_its_script() -> None:
     script = DEPLOY / "grafana" / "gen-dashboard.py"
     _run([sys.executable, str(script), "--check"])
 
 
 def test_dashboard_queries_are_valid_promql(tmp_path: Path) -> None:
-    exprs = _dashboard_exprs()
+    exprs = dashboard_exprs()
     assert len(exprs) >= 20
     rules = {
         "groups": [
@@ -268,12 +226,12 @@ def test_metric_name_extraction() -> None:
 
 
 def test_dashboard_reads_only_contract_metrics() -> None:
-    for where, expr in _dashboard_exprs():
+    for where, expr in dashboard_exprs():
         names = metric_names(expr)
         assert names, f"{where}: reads no metric: {expr}"
         unknown = names - CONTRACT
         assert not unknown, f"{where}: metrics outside the contract {sorted(unknown)}"
-    for var in _dashboard()["templating"]["list"]:
+    for var in dashboard()["templating"]["list"]:
         query = var["query"]["query"]
         selector = re.fullmatch(r"label_values\((.*),\s*(\w+)\)", query)
         assert selector, f"variable {var['name']}: {query}"
@@ -284,18 +242,18 @@ def test_dashboard_reads_only_contract_metrics() -> None:
 
 
 def test_dashboard_variables_default_to_all() -> None:
-    variables = {v["name"]: v for v in _dashboard()["templating"]["list"]}
+    variables = {v["name"]: v for v in dashboard()["templating"]["list"]}
     assert set(variables) >= {"model", "source", "category"}
     for name in ("model", "source", "category"):
         var = variables[name]
         assert var["includeAll"] and var["allValue"] == ".*", name
         assert var["current"]["value"] == ["$__all"], name
-    for panel in _panels(_dashboard()["panels"]):
+    for panel in panels(dashboard()["panels"]):
         if panel["type"] != "row":
             assert panel["datasource"] == {"type": "prometheus", "uid": "prometheus"}
 
 
-def test_grafana_datasource_uid_matches_the_dashboard() -> None:
+def test_grafana_datasource_uid_matches_thedashboard() -> None:
     path = DEPLOY / "grafana" / "provisioning" / "datasources" / "prometheus.yml"
     sources = yaml.safe_load(path.read_text())["datasources"]
     assert [s["uid"] for s in sources] == ["prometheus"]

@@ -1,84 +1,17 @@
-"""Run the proxy and the fake upstream as real processes, the way users run them."""
+"""The scripted fake upstream as a real process (the proxy launcher lives in `proxy`)."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
-import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import httpx
-import yaml
+from proxy.proxy_launcher import Process, start_proxy, wait_http
+from proxy.vllm_launcher import free_port
 
-from proxy.vllm_launcher import REPO_ROOT, free_port
+__all__ = ["Process", "start_fake_upstream", "start_proxy"]
 
 SUPPORT = Path(__file__).resolve().parent
-
-
-@dataclass
-class Process:
-    process: subprocess.Popen[bytes]
-    port: int
-    log_path: Path
-
-    @property
-    def root(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def url(self) -> str:
-        return self.root + "/v1"
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        return self.process.returncode
-
-
-def _wait_http(proc: Process, path: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.process.poll() is not None:
-            raise RuntimeError(f"process exited {proc.process.returncode}:\n{proc.log()}")
-        try:
-            httpx.get(proc.root + path, timeout=1.0)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.stop()
-    raise TimeoutError(f"not listening after {timeout}s:\n{proc.log()}")
-
-
-def start_proxy(
-    config: dict[str, Any], workdir: Path, env: dict[str, str] | None = None
-) -> Process:
-    config_path = workdir / f"config-{time.monotonic_ns()}.yaml"
-    config_path.write_text(yaml.safe_dump(config))
-    port = free_port()
-    log_path = config_path.with_suffix(".log")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "proxy.cli", "serve", "--config", str(config_path),
-         "--port", str(port)],
-        stdout=log_path.open("wb"),
-        stderr=subprocess.STDOUT,
-        cwd=workdir,
-        env={**os.environ, **(env or {}), "PYTHONPATH": str(REPO_ROOT)},
-    )  # fmt: skip
-    proc = Process(process, port, log_path)
-    _wait_http(proc, "/healthz")
-    return proc
 
 
 def start_fake_upstream(workdir: Path) -> Process:
@@ -90,5 +23,5 @@ def start_fake_upstream(workdir: Path) -> Process:
         stderr=subprocess.STDOUT,
     )
     proc = Process(process, port, log_path)
-    _wait_http(proc, "/v1/stats")
+    wait_http(proc, "/v1/stats")
     return proc

@@ -1,0 +1,88 @@
+"""Start a local Prometheus (Debian's `prometheus` package) that scrapes a tunewatch proxy with
+the project's recording and alert rules: for the demo and for the alerting tests."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import yaml
+
+from proxy.vllm_launcher import REPO_ROOT, free_port
+
+RULES_DIR = REPO_ROOT / "deploy" / "prometheus" / "rules"
+
+
+@dataclass
+class PrometheusServer:
+    process: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def prometheus_binary() -> str | None:
+    return shutil.which("prometheus")
+
+
+def start_prometheus(
+    targets: list[str],
+    workdir: Path,
+    *,
+    port: int | None = None,
+    scrape_interval: str = "5s",
+    rules_dir: Path = RULES_DIR,
+    startup_timeout: float = 60.0,
+) -> PrometheusServer:
+    """Scrape `targets` (host:port of tunewatch proxies) with the rules in `rules_dir`."""
+    binary = prometheus_binary()
+    if binary is None:
+        raise FileNotFoundError("prometheus not installed (Debian: apt-get install prometheus)")
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = {
+        "global": {"scrape_interval": scrape_interval, "evaluation_interval": scrape_interval},
+        "rule_files": [str(p) for p in sorted(rules_dir.glob("*.yml"))],
+        "scrape_configs": [{"job_name": "tunewatch", "static_configs": [{"targets": targets}]}],
+    }
+    config_path = workdir / "prometheus.yml"
+    config_path.write_text(yaml.safe_dump(config))
+    port = port or free_port()
+    log_path = workdir / "prometheus.log"
+    process = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={config_path}",
+            f"--storage.tsdb.path={workdir / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=log_path.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    server = PrometheusServer(process, port, log_path)
+    deadline = time.monotonic() + startup_timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"prometheus exited:\n{log_path.read_text()[-2000:]}")
+        try:
+            if httpx.get(server.url + "/-/ready", timeout=1.0).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    server.stop()
+    raise TimeoutError("prometheus not ready")
