@@ -48,20 +48,29 @@ class ConfigView:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", help="the SQLite store (default: store.url of --config)")
     parser.add_argument(
-        "--config", help="the proxy's YAML config: model metadata and the drift settings"
+        "--db", metavar="PATH", help="the SQLite store (default: store.url of --config)"
     )
-    parser.add_argument("--model", help="report on this model only")
     parser.add_argument(
-        "--since", type=_duration, help="only observations from the last DURATION (30m, 24h, 7d)"
+        "--config",
+        metavar="FILE",
+        help="the proxy's YAML config: model metadata and the drift settings",
+    )
+    parser.add_argument("--model", metavar="NAME", help="report on this model only")
+    parser.add_argument(
+        "--since",
+        type=_duration,
+        metavar="DURATION",
+        help="only observations from the last DURATION (30m, 24h, 7d)",
     )
     parser.add_argument(
         "--format", choices=("html", "md"), help="default: md for a .md --out, else html"
     )
-    parser.add_argument("--out", help="write here instead of standard output")
-    parser.add_argument("--alpha", type=_alpha, help="family-wise false-alarm level (0 < A < 0.5)")
-    parser.add_argument("--title", default="tunewatch drift report")
+    parser.add_argument("--out", metavar="FILE", help="write here instead of standard output")
+    parser.add_argument(
+        "--alpha", type=_alpha, metavar="A", help="family-wise false-alarm level (0 < A < 0.5)"
+    )
+    parser.add_argument("--title", metavar="TEXT", default="tunewatch drift report")
 
 
 def run(argv: Sequence[str], stdout: IO[str], stderr: IO[str]) -> int:
