@@ -10,8 +10,10 @@ from pathlib import Path
 
 import orjson
 
-from monitoring.store import Store
-from probes.oneshot import evaluate, print_probe_table, print_table
+from monitoring.report import build_report, render_html, render_markdown
+from monitoring.report import cli as report_cli
+from monitoring.store import COLUMNS, Store
+from probes.oneshot import Evaluation, evaluate, print_probe_table, print_table
 from probes.pack import Pack, PackError, load_packs
 from probes.registry import resolve_paths
 from probes.runner import Target
@@ -155,11 +157,30 @@ def _oneshot(args: argparse.Namespace, probe_table: bool) -> int:
         store = Store(Path(args.db))
         store.write_now(*evaluation.observations(args.keep_text))
         store.close()
+    if args.report:
+        _write_report(args.report, evaluation, config)
     if probe_table:
         return 0
     for row in regressions:
         print(f"REGRESSION: {row['category']} {row['metric']}", file=sys.stderr)
     return 1 if regressions else 0
+
+
+def _write_report(path: str, evaluation: Evaluation, config: Config | None) -> None:
+    """The governance document for this evaluation (HTML, or Markdown for a .md path)."""
+    metadata = {}
+    if config is not None:
+        metadata = {m.name: dict(m.metadata) for m in config.models if m.name == evaluation.model}
+    rows = [
+        {**{c: getattr(o, c) for c in COLUMNS}, "id": i}
+        for i, o in enumerate(evaluation.observations(keep_text=True))
+    ]
+    report = build_report(
+        rows, metadata=metadata, settings=evaluation.engine.settings,
+        title=f"tunewatch evaluation: {evaluation.model}",
+    )  # fmt: skip
+    text = render_markdown(report) if path.endswith(".md") else render_html(report)
+    Path(path).write_text(text, encoding="utf-8")
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -185,6 +206,17 @@ def _oneshot_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", help="write the results as JSON here")
     parser.add_argument("--db", help="append the answers' labels to this SQLite store")
     parser.add_argument("--keep-text", action="store_true", help="store prompts and answers")
+    parser.add_argument("--report", help="write the drift report here (.html, or .md)")
+
+
+def _report(args: argparse.Namespace) -> int:
+    return report_cli.run_parsed(args, sys.stdout, sys.stderr)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from proxy import demo
+
+    return demo.main(args)
 
 
 def _builtin_packs() -> object:
@@ -235,6 +267,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _oneshot_arguments(evaluate_cmd)
     evaluate_cmd.set_defaults(func=_evaluate)
+
+    report = sub.add_parser(
+        "report", help="drift report (HTML or Markdown) from the store; exit 0 written, 2 error"
+    )
+    report_cli.add_arguments(report)
+    report.set_defaults(func=_report)
+
+    demo = sub.add_parser("demo", help="real vLLM on CPU + demo models + proxy + probes + traffic")
+    demo.add_argument(
+        "--once",
+        action="store_true",
+        help="one round; exit 0 iff medical drift found, control's not",
+    )
+    demo.add_argument("--port", type=int, default=8080, help="the proxy's port")
+    demo.add_argument("--workdir", default="var/demo", help="logs, config, SQLite store")
+    demo.add_argument("--no-prometheus", action="store_true", help="don't start Prometheus")
+    demo.set_defaults(func=_demo)
     return parser
 
 

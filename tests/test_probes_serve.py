@@ -84,7 +84,13 @@ def test_dropped_in_pack_runs_and_a_broken_edit_keeps_the_last_good_version(
     (packs / "canary.yaml").write_text(PACK.format(suffix="a", minor=0))
     success = 'tunewatch_probe_runs_total{model="assistant",outcome="success",pack="canary-a"}'
     _wait(lambda: _metric(proc, success) == 1, "the dropped-in pack to run")
-    assert _metric(proc, 'tunewatch_probe_last_success_timestamp_seconds{model="assistant",pack="canary-a"}') > 0
+    assert (
+        _metric(
+            proc,
+            'tunewatch_probe_last_success_timestamp_seconds{model="assistant",pack="canary-a"}',
+        )
+        > 0
+    )
     expectations = sum(
         _metric(proc, f'tunewatch_probe_expectations_total{{category="{c}",model="assistant",pack="canary-a",result="{r}",role="{role}"}}')
         for c in ("cyber", "benign") for r in ("pass", "fail") for role in ("tuned", "base")
@@ -96,8 +102,13 @@ def test_dropped_in_pack_runs_and_a_broken_edit_keeps_the_last_good_version(
     assert [p["id"] for p in listed] == ["canary-a"] and listed[0]["version"] == "1.0"
     good = listed[0]["fingerprint"]
 
-    (packs / "canary.yaml").write_text(PACK.format(suffix="a", minor=1).replace("expect: refuse", "expect: sometimes"))
-    _wait(lambda: _metric(proc, "tunewatch_probe_pack_errors_total") >= 1, "the broken edit to be rejected")
+    (packs / "canary.yaml").write_text(
+        PACK.format(suffix="a", minor=1).replace("expect: refuse", "expect: sometimes")
+    )
+    _wait(
+        lambda: _metric(proc, "tunewatch_probe_pack_errors_total") >= 1,
+        "the broken edit to be rejected",
+    )
     after = _packs(proc)
     assert [p["fingerprint"] for p in after["packs"]] == [good]  # last good version kept
     assert any("canary.yaml:9" in e and "expect" in e for e in after["errors"])

@@ -1,0 +1,135 @@
+"""End to end on the demo models: real vLLM, the proxy with mirroring and probes, traffic from
+the openai SDK, a real Prometheus evaluating the project's alert rules, the dashboard's queries,
+and `tunewatch evaluate` as a pipeline gate."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from proxy import demo
+from proxy.prometheus_launcher import (
+    RULES_DIR,
+    PrometheusServer,
+    prometheus_binary,
+    start_prometheus,
+)
+from proxy.vllm_launcher import REPO_ROOT, VllmServer
+from tests.support.dashboard import dashboard_exprs
+
+pytestmark = pytest.mark.vllm
+
+# Annotations mark rare events (a drift reset) and may rightly be empty.
+MAY_BE_EMPTY = ("annotation",)
+
+
+def _needs_demo_models(vllm: VllmServer) -> None:
+    if set(vllm.adapters) != {"medical", "legal", "control"}:
+        pytest.fail("the demo models are missing from deploy/demo/models")
+
+
+@pytest.fixture(scope="module")
+def stack(
+    vllm_server: VllmServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[demo.Stack]:
+    _needs_demo_models(vllm_server)
+    workdir = tmp_path_factory.mktemp("demo")
+    stack = demo.start_stack(
+        workdir, port=None, with_prometheus=False, probe_samples=1, say=sys.stderr,
+        vllm=vllm_server,
+    )  # fmt: skip
+    yield stack
+    stack.proxy.stop()
+
+
+@pytest.fixture(scope="module")
+def prometheus(
+    stack: demo.Stack, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PrometheusServer]:
+    if prometheus_binary() is None:
+        pytest.fail("prometheus is not installed: .ci/run installs Debian's package")
+    workdir = tmp_path_factory.mktemp("prometheus")
+    rules = workdir / "rules"
+    rules.mkdir()
+    for path in RULES_DIR.glob("*.yml"):  # same rules, no `for:` wait, so the test is quick
+        (rules / path.name).write_text(re.sub(r"\bfor: \d+[smh]", "for: 0s", path.read_text()))
+    server = start_prometheus(
+        [f"127.0.0.1:{stack.proxy.port}"], workdir, scrape_interval="2s", rules_dir=rules
+    )
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def traffic(stack: demo.Stack, prometheus: PrometheusServer) -> dict[str, Any]:
+    plan = demo.traffic_plan(demo.load_prompts(), rounds=3)
+    ok, failed = asyncio.run(demo.send_traffic(stack.proxy.url, plan))
+    assert failed == 0 and ok == len(plan)
+    demo.wait_for_quiet(stack)
+    time.sleep(8)  # a few scrapes and rule evaluations after the last update
+    return demo.fetch_drift(stack)
+
+
+def test_the_medical_adapter_drifts_and_the_control_does_not(traffic: dict[str, Any]) -> None:
+    medical, control = demo.verdict(traffic)
+    assert medical, demo.render_view(traffic)
+    assert not control, demo.render_view(traffic)
+
+
+def _firing(prometheus: PrometheusServer) -> list[dict[str, str]]:
+    alerts = httpx.get(prometheus.url + "/api/v1/alerts").json()["data"]["alerts"]
+    return [a["labels"] for a in alerts if a["state"] == "firing"]
+
+
+def test_prometheus_fires_the_drift_alert_for_medical_only(
+    traffic: dict[str, Any], prometheus: PrometheusServer
+) -> None:
+    firing = _firing(prometheus)
+    drift_alerts = [a for a in firing if "Drift" in a["alertname"]]
+    assert any(
+        a.get("model") == "med-assistant" and a.get("category") == "medical"
+        and a.get("metric") == "caution"
+        for a in drift_alerts
+    ), firing  # fmt: skip
+    assert not [a for a in firing if a.get("model") == "style-assistant"], firing
+
+
+def test_every_dashboard_query_returns_data(
+    traffic: dict[str, Any], prometheus: PrometheusServer
+) -> None:
+    empty = []
+    for where, expr in dashboard_exprs():
+        response = httpx.get(prometheus.url + "/api/v1/query", params={"query": expr}).json()
+        assert response["status"] == "success", (where, expr, response)
+        if not response["data"]["result"] and not where.startswith(MAY_BE_EMPTY):
+            empty.append(f"{where}: {expr}")
+    assert not empty, "queries without data:\n" + "\n".join(empty)
+
+
+@pytest.mark.parametrize(("adapter", "expected"), [("medical", 1), ("control", 0)])
+def test_evaluate_gates_the_medical_adapter_and_passes_the_control(
+    vllm_server: VllmServer, tmp_path: Path, adapter: str, expected: int
+) -> None:
+    _needs_demo_models(vllm_server)
+    out = tmp_path / "eval.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "proxy.cli", "evaluate",
+         "--tuned-url", vllm_server.url, "--tuned-model", f"demo-{adapter}",
+         "--base-url", vllm_server.url, "--base-model", "demo-base",
+         "--pack", "medical", "--pack", "over-refusal", "--pack", "cyber",
+         "--samples", "2", "--json", str(out)],
+        capture_output=True, text=True, timeout=600, cwd=REPO_ROOT,
+    )  # fmt: skip
+    assert result.returncode == expected, result.stdout + result.stderr
+    assert "category" in result.stdout and out.exists()
+    if expected:
+        assert "REGRESSION: medical caution" in result.stderr
