@@ -200,3 +200,38 @@ def _rows(db: Path, where: str) -> int:
         return 0
     with sqlite3.connect(db) as conn:
         return int(conn.execute(f"SELECT COUNT(*) FROM observations WHERE {where}").fetchone()[0])
+
+
+def test_new_weights_under_the_same_name_reset_the_evidence(
+    proxy_factory: ProxyFactory, fake_upstream: Process, tmp_path: Path
+) -> None:
+    config = {
+        "models": [{
+            "name": "m", "upstream": fake_upstream.url, "upstream_model": "ok",
+            "base": {"upstream": fake_upstream.url, "model": "ok"}, "mirror": {"rate": 1.0},
+        }],
+        "drift": {"check_identity": "1s"},
+        "probes": {"enabled": False},
+        "store": {"url": f"sqlite:///{tmp_path / 'tw.db'}"},
+    }  # fmt: skip
+    httpx.get(fake_upstream.url + "/set-root/weights-a")
+    proc = proxy_factory(config)
+    client = openai.OpenAI(base_url=proc.url, api_key="k", max_retries=0)
+    for _ in range(3):
+        client.chat.completions.create(model="m", messages=MESSAGES)
+    completed = 'tunewatch_mirror_requests_total{model="m",outcome="completed"}'
+    _wait(lambda: _metric(proc, completed) == 3, proc)
+    assert _pairs(proc) == 3
+    httpx.get(fake_upstream.url + "/set-root/weights-b")  # the tuned model was redeployed
+    _wait(
+        lambda: (
+            _metric(proc, 'tunewatch_drift_resets_total{model="m",reason="model_changed"}') == 1
+        ),
+        proc,
+    )
+    assert _pairs(proc) == 0
+    proc.stop()
+    again = proxy_factory(config)  # same weights as before the restart: nothing to reset
+    time.sleep(2.5)
+    assert _metric(again, 'tunewatch_drift_resets_total{model="m",reason="model_changed"}') == 0
+    assert _pairs(again) == 0  # the stored reset still hides the old evidence

@@ -10,7 +10,8 @@ Raw asyncio so it can misbehave at the byte level. The requested `model` picks t
   drop          closes the connection without answering
   drop-stream   starts an SSE stream, then drops the connection
   error-503     an OpenAI-style 503
-GET /stats returns counters (requests, aborted streams) as JSON.
+GET /stats returns counters (requests, aborted streams) as JSON; GET /set-root/NAME changes
+the `root` that /models reports, as if new weights were served under the same names.
 Usage: python fake_upstream.py PORT
 """
 
@@ -22,6 +23,7 @@ import sys
 import time
 
 STATS = {"requests": 0, "aborted_streams": 0, "completed_streams": 0}
+SERVED = {"root": "/weights/v1"}  # what /models reports; GET /v1/set-root/NAME changes it
 
 
 def _response(status: int, body: bytes, content_type: str = "application/json") -> bytes:
@@ -111,8 +113,19 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
                 writer.write(_response(200, json.dumps(STATS).encode()))
                 await writer.drain()
                 continue
+            if "/set-root/" in path:
+                SERVED["root"] = path.rsplit("/", 1)[1]
+                writer.write(_response(200, b"{}"))
+                await writer.drain()
+                continue
             if path.endswith("/models"):
-                listing = {"object": "list", "data": [{"id": "ok", "object": "model"}]}
+                listing = {
+                    "object": "list",
+                    "data": [
+                        {"id": name, "object": "model", "root": SERVED["root"]}
+                        for name in ("ok", "stream-ok", "hang")
+                    ],
+                }
                 writer.write(_response(200, json.dumps(listing).encode()))
                 await writer.drain()
                 continue
