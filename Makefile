@@ -4,7 +4,7 @@ VENV := .venv
 VLLM_VENV := .venv-vllm
 BIN := $(VENV)/bin
 
-.PHONY: test lint typecheck unit clean
+.PHONY: test lint typecheck unit demo demo-once clean
 
 # The proxy, its tests and tools. Re-run when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -39,6 +39,15 @@ test: lint typecheck $(VLLM_VENV)/.installed
 # Everything that needs no vLLM: fast feedback while editing.
 unit: $(VENV)/.installed
 	$(BIN)/pytest -q -m "not vllm"
+
+# The embedded default: real vLLM on CPU with the bundled demo models, the proxy with mirroring
+# and probes, Prometheus when installed, a traffic generator and a live drift view (Ctrl-C stops).
+demo: $(VENV)/.installed $(VLLM_VENV)/.installed
+	$(BIN)/tunewatch demo
+
+# One full round; exits 0 only when the medical adapter's drift is found and the control's isn't.
+demo-once: $(VENV)/.installed $(VLLM_VENV)/.installed
+	$(BIN)/tunewatch demo --once
 
 clean:
 	rm -rf $(VENV) $(VLLM_VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
