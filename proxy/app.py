@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -167,7 +168,14 @@ def create_app(config: Config, metrics: Metrics | None = None) -> FastAPI:
     )
 
     @app.get("/v1/models")
-    async def list_models() -> Response:
+    async def list_models(request: Request) -> Response:
+        # OpenAI requires a key here too: configured keys guard every /v1 route alike.
+        if api_keys and not client_key_ok(api_keys, request.headers.get("authorization")):
+            return Response(
+                error_body(401, "Invalid or missing API key.", "invalid_api_key"),
+                status_code=401,
+                media_type="application/json",
+            )
         return Response(models_body, media_type="application/json")
 
     @app.get("/healthz")
@@ -196,6 +204,18 @@ def create_app(config: Config, metrics: Metrics | None = None) -> FastAPI:
         )
 
     return app
+
+
+def client_key_ok(api_keys: list[str], authorization: str | None) -> bool:
+    """A bearer token equal to one of the client API keys, compared in constant time."""
+    scheme, _, key = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        return False
+    token = key.strip().encode()
+    ok = False
+    for known in api_keys:
+        ok |= hmac.compare_digest(known.encode(), token)
+    return ok
 
 
 def build_scheduler(
