@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Body, Header, Request
+from fastapi import APIRouter, Header, Request
 from fastapi.responses import Response
 
 from probes.pack import BUILTIN_PACKS_DIR, MAX_FILE_BYTES, PackError, load_pack_file
@@ -25,8 +25,26 @@ if TYPE_CHECKING:
     from proxy.app import Runtime
 
 
-def _error(status: int, message: str, code: str) -> Response:
-    return Response(error_body(status, message, code), status, media_type="application/json")
+_MAX_RESET_BYTES = 64 * 1024
+
+
+def _error(status: int, message: str, code: str, param: str | None = None) -> Response:
+    return Response(error_body(status, message, code, param), status, media_type="application/json")
+
+
+async def read_limited(request: Request, limit: int) -> bytes | None:
+    """The body, or None as soon as it is known to exceed `limit` (the rest is never read)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def check_admin(runtime: Runtime, authorization: str | None) -> Response | None:
@@ -58,13 +76,27 @@ def admin_router(runtime: Runtime) -> APIRouter:
 
     @router.post("/admin/drift/reset", response_model=None)
     async def reset(
-        payload: Annotated[dict[str, Any] | None, Body()] = None,
+        request: Request,
         authorization: Annotated[str | None, Header()] = None,
     ) -> Response | dict[str, Any]:
+        # The token is checked before the body is read: strangers' bodies are never parsed.
         denied = check_admin(runtime, authorization)
         if denied is not None:
             return denied
-        model = (payload or {}).get("model")
+        body = await read_limited(request, _MAX_RESET_BYTES)
+        if body is None:
+            return _error(413, "The request body is too large.", "request_too_large")
+        try:
+            payload = orjson.loads(body) if body.strip() else {}
+        except orjson.JSONDecodeError:
+            return _error(400, "The request body is not valid JSON.", "invalid_json")
+        if payload is None:
+            payload = {}
+        if not isinstance(payload, dict):
+            return _error(400, "The request body must be a JSON object.", "invalid_request")
+        model = payload.get("model")
+        if model is not None and not isinstance(model, str):
+            return _error(400, "`model` must be a string.", "invalid_type", "model")
         if model is not None and model not in runtime.routes:
             return _error(404, f"The model `{model}` is not configured.", "model_not_found")
         return {"reset": await runtime.monitor.reset(model, "admin")}
@@ -107,8 +139,8 @@ def admin_router(runtime: Runtime) -> APIRouter:
         scheduler = runtime.scheduler
         if scheduler is None:
             return _error(409, "The probe scheduler is not running here.", "probes_disabled")
-        body = await request.body()
-        if len(body) > MAX_FILE_BYTES:
+        body = await read_limited(request, MAX_FILE_BYTES)
+        if body is None:
             return _error(413, "The pack is too large.", "request_too_large")
         try:
             await asyncio.to_thread(install_pack, scheduler.registry, pack_id, body)

@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 import orjson
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -193,6 +194,19 @@ def create_app(config: Config, metrics: Metrics | None = None) -> FastAPI:
     @app.get("/metrics")
     async def prometheus_metrics() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        # FastAPI's default is a 422 `{"detail": [...]}` that OpenAI SDKs do not expect.
+        first: dict[str, Any] = next(iter(exc.errors()), {})
+        where = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
+        param = ".".join(where) or None
+        message = f"{param or 'request'}: {first.get('msg', 'invalid request')}"
+        return Response(
+            error_body(400, message, "invalid_request", param),
+            status_code=400,
+            media_type="application/json",
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
