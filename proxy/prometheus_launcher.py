@@ -5,35 +5,20 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import yaml
 
-from proxy.vllm_launcher import REPO_ROOT, free_port
+from proxy.service import Service, free_port
+from proxy.vllm_launcher import REPO_ROOT
 
 RULES_DIR = REPO_ROOT / "deploy" / "prometheus" / "rules"
 
 
-@dataclass
-class PrometheusServer:
-    process: subprocess.Popen[bytes]
-    port: int
-    log_path: Path
-
+class PrometheusServer(Service):
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        return self.root
 
 
 def prometheus_binary() -> str | None:
@@ -74,15 +59,5 @@ def start_prometheus(
         stderr=subprocess.STDOUT,
     )
     server = PrometheusServer(process, port, log_path)
-    deadline = time.monotonic() + startup_timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"prometheus exited:\n{log_path.read_text()[-2000:]}")
-        try:
-            if httpx.get(server.url + "/-/ready", timeout=1.0).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    server.stop()
-    raise TimeoutError("prometheus not ready")
+    server.wait_ready("/-/ready", startup_timeout, lambda r: r.status_code == 200, interval=0.3)
+    return server

@@ -3,60 +3,28 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import yaml
 
-from proxy.vllm_launcher import REPO_ROOT, free_port
+from proxy.service import Service, free_port
+from proxy.vllm_launcher import REPO_ROOT
 
 
-@dataclass
-class Process:
-    process: subprocess.Popen[bytes]
-    port: int
-    log_path: Path
-
-    @property
-    def root(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+class Process(Service):
+    """A `tunewatch serve` process."""
 
     @property
     def url(self) -> str:
         return self.root + "/v1"
 
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
 
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        return self.process.returncode
-
-
-def wait_http(proc: Process, path: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.process.poll() is not None:
-            raise RuntimeError(f"process exited {proc.process.returncode}:\n{proc.log()}")
-        try:
-            httpx.get(proc.root + path, timeout=1.0)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.stop()
-    raise TimeoutError(f"not listening after {timeout}s:\n{proc.log()}")
+def wait_http(proc: Service, path: str, timeout: float = 30.0) -> None:
+    proc.wait_ready(path, timeout, interval=0.1)
 
 
 def start_proxy(

@@ -7,14 +7,13 @@ proxy must not inherit; the proxy never imports it, it only runs its server as a
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
+from proxy.service import Service, free_port
+
+__all__ = ["REPO_ROOT", "VllmServer", "free_port", "start_vllm", "vllm_python"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,40 +24,18 @@ def vllm_python() -> Path:
     return Path(override) if override else REPO_ROOT / ".venv-vllm" / "bin" / "python"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @dataclass
-class VllmServer:
-    process: subprocess.Popen[bytes]
-    port: int
-    base_model: str
+class VllmServer(Service):
+    base_model: str = ""
     adapters: dict[str, str] = field(default_factory=dict)  # short name -> served name
-    log_path: Path | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+        return self.root + "/v1"
 
-    def log_tail(self, lines: int = 40) -> str:
-        if self.log_path is None or not self.log_path.exists():
-            return ""
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-    def stop(self, timeout: float = 20.0) -> None:
-        if self.process.poll() is not None:
-            return
-        # vLLM forks an engine core process; signal the whole group so nothing is left behind.
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(5)
+    def stop(self, sig: int = 15, timeout: float = 20.0, group: bool = True) -> int:
+        # vLLM forks an engine core process: signal the whole group so nothing is left behind.
+        return super().stop(sig, timeout, group=True)
 
 
 def start_vllm(
@@ -102,17 +79,9 @@ def start_vllm(
         cmd, stdout=log_file, stderr=subprocess.STDOUT, env=env, start_new_session=True
     )
     server = VllmServer(
-        process, port, served_name, {k: v[0] for k, v in adapters.items()}, log_path
+        process, port, log_path, served_name, {k: v[0] for k, v in adapters.items()}
     )
-    deadline = time.monotonic() + startup_timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"vLLM exited with {process.returncode}:\n{server.log_tail()}")
-        try:
-            if httpx.get(server.url + "/models", timeout=2.0).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            pass
-        time.sleep(1.0)
-    server.stop()
-    raise TimeoutError(f"vLLM not ready after {startup_timeout:.0f}s:\n{server.log_tail()}")
+    server.wait_ready(
+        "/v1/models", startup_timeout, lambda r: r.status_code == 200, interval=1.0, group=True
+    )
+    return server
