@@ -5,12 +5,12 @@ Secrets never live in the file: keys come from environment variables the file na
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -22,7 +22,11 @@ from pydantic import (
     model_validator,
 )
 
+from probes.yaml_lines import YamlRejected
+from probes.yaml_lines import parse as parse_yaml
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_MAX_SECONDS = 366 * 86400.0  # .inf, NaN or 1e300 would break timers downstream
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
 
@@ -36,8 +40,10 @@ def parse_duration(value: Any) -> float:
         seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
     else:
         raise ValueError("expected a duration such as 30s, 15m or 1h")
-    if seconds <= 0:
-        raise ValueError("duration must be positive")
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError("duration must be positive and finite")
+    if seconds > _MAX_SECONDS:
+        raise ValueError("duration must be at most 366d")
     return seconds
 
 
@@ -202,29 +208,38 @@ def secret(env_name: str | None) -> str | None:
 def load_config(path: str | Path) -> Config:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"{path}: cannot read: {exc}"]) from exc
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError([f"{path}:1: (file): cannot read: {exc.strerror or exc}"]) from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            [f"{path}:{line}: (file): not valid UTF-8 (byte 0x{data[exc.start]:02x})"]
+        ) from exc
     return parse_config(text, str(path))
 
 
 def parse_config(text: str, source: str = "<config>") -> Config:
+    # The probe packs' loader: safe tags only, duplicate keys, deep nesting and alias bombs
+    # refused with a line number instead of silently overriding or exhausting the stack.
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f"{mark.line + 1}" if mark is not None else "1"
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([f"{source}:{line}: YAML syntax error: {problem}"]) from exc
-    if not isinstance(data, dict):
+        parsed = parse_yaml(text)
+    except YamlRejected as err:
+        raise ConfigError([f"{source}:{err.line}: {err.message}"]) from None
+    if parsed is None or not isinstance(parsed.data, dict):
         raise ConfigError([f"{source}:1: the config must be a YAML mapping"])
+    if parsed.problems:
+        raise ConfigError(
+            [f"{source}:{p.line}: {_dotted(p.loc)}: {p.message}" for p in parsed.problems]
+        )
     try:
-        return Config.model_validate(data)
+        return Config.model_validate(parsed.data)
     except ValidationError as exc:
         raise ConfigError(
             [
-                f"{source}:{line_of(node, err['loc'])}: {_dotted(err['loc'])}: {err['msg']}"
+                f"{source}:{parsed.lines.line_for(err['loc'])}: {_dotted(err['loc'])}: {err['msg']}"
                 for err in exc.errors()
             ]
         ) from exc
@@ -232,28 +247,3 @@ def parse_config(text: str, source: str = "<config>") -> Config:
 
 def _dotted(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(p) for p in loc) or "(top level)"
-
-
-def line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int:
-    """The 1-based line of the YAML node at `loc`, or of its nearest existing parent."""
-    if node is None:
-        return 1
-    line = node.start_mark.line + 1
-    for part in loc:
-        child: yaml.Node | None = None
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                if isinstance(key, yaml.ScalarNode) and key.value == str(part):
-                    child, line = value, key.start_mark.line + 1
-                    break
-        elif (
-            isinstance(node, yaml.SequenceNode)
-            and isinstance(part, int)
-            and 0 <= part < len(node.value)
-        ):
-            child = node.value[part]
-            line = child.start_mark.line + 1
-        if child is None:
-            break
-        node = child
-    return line
