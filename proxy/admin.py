@@ -162,14 +162,18 @@ def admin_router(runtime: Runtime) -> APIRouter:
         authorization: Annotated[str | None, Header()] = None,
         model: str | None = None,
         pack: str | None = None,
-        limit: int = 200,
+        limit: str = "200",  # parsed after the token check: strangers learn nothing
     ) -> Response | dict[str, Any]:
         denied = check_admin(runtime, authorization)
         if denied is not None:
             return denied
+        try:
+            count = int(limit)
+        except ValueError:
+            return _error(400, "`limit` must be an integer.", "invalid_type", "limit")
         rows = await asyncio.to_thread(
             runtime.store.observations, model=model, source="probe", pack=pack,
-            limit=max(1, min(limit, 5000)), newest_first=True,
+            limit=max(1, min(count, 5000)), newest_first=True,
         )  # fmt: skip
         return {"results": rows}
 
