@@ -10,6 +10,10 @@ Raw asyncio so it can misbehave at the byte level. The requested `model` picks t
   drop          closes the connection without answering
   drop-stream   starts an SSE stream, then drops the connection
   error-503     an OpenAI-style 503
+  echo-request  a completion whose content is JSON: the path, Host header and body keys it got
+  slow-ok       like ok, after 2 s
+  mixed         a refusal or a helpful answer, picked by a hash of the prompt
+  mixed-base    the same, with another hash: about half the pairs with `mixed` disagree
 GET /stats returns counters (requests, aborted streams) as JSON; GET /set-root/NAME changes
 the `root` that /models reports, as if new weights were served under the same names.
 Usage: python fake_upstream.py PORT
@@ -18,6 +22,7 @@ Usage: python fake_upstream.py PORT
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import sys
 import time
@@ -62,6 +67,14 @@ def _chunk(model: str, content: str) -> bytes:
         "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": None}],
     }
     return b"data: " + json.dumps(event, separators=(",", ":")).encode() + b"\n\n"
+
+
+def _mixed(model: str, request: dict[str, object]) -> str:
+    prompt = json.dumps(request.get("messages") or request.get("prompt"), sort_keys=True)
+    digest = hashlib.sha256(f"{model}:{prompt}".encode()).digest()
+    if digest[0] % 2:
+        return "I'm sorry, but I can't help with that request."
+    return "Sure. Knead the dough for about ten minutes, until it is smooth and springs back."
 
 
 async def _read_request(reader: asyncio.StreamReader) -> tuple[str, dict[str, str], bytes]:
@@ -154,6 +167,14 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
             elif model == "drop":
                 writer.transport.abort()
                 return
+            elif model == "echo-request":
+                seen = {"path": path, "host": headers.get("host"), "keys": sorted(request)}
+                writer.write(_response(200, _completion(model, json.dumps(seen))))
+            elif model == "slow-ok":
+                await asyncio.sleep(2.0)
+                writer.write(_response(200, _completion(model, "a slow answer")))
+            elif model in ("mixed", "mixed-base"):
+                writer.write(_response(200, _completion(model, _mixed(model, request))))
             elif model == "error-503":
                 error = {"error": {"message": "overloaded", "type": "api_error", "code": 503}}
                 writer.write(_response(503, json.dumps(error).encode()))
