@@ -1,0 +1,191 @@
+"""Load and aborts against the scripted upstream: many concurrent streams, a thousand clients
+that hang up mid-stream, and a mirror queue saturated under concurrency. Bounds on file
+descriptors and memory are generous on purpose: they catch leaks, not slowness."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.conftest import ProxyFactory
+from tests.support.processes import Process
+from tests.support.reliability import (
+    aborted_stream,
+    full_stream,
+    metric,
+    open_fds,
+    rss_bytes,
+    wait_until,
+)
+
+MESSAGES: Any = [{"role": "user", "content": "x"}]
+MiB = 1024 * 1024
+
+
+def _stream_body(model: str, **extra: Any) -> bytes:
+    return json.dumps({"model": model, "messages": MESSAGES, "stream": True, **extra}).encode()
+
+
+class _Peak:
+    """Samples a process's open fds in a thread while a block runs."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.fds = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            self.fds = max(self.fds, open_fds(self.pid))
+
+    def __enter__(self) -> _Peak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _settled_fds(pid: int, ceiling: int, timeout: float = 20.0) -> int:
+    """Wait for idle keep-alive connections to expire (aiohttp: 4 s) and fds to come down."""
+    wait_until(lambda: open_fds(pid) <= ceiling, f"fds of {pid} back to <= {ceiling}", timeout)
+    return open_fds(pid)
+
+
+def test_1000_aborted_streams_leak_no_connections_tasks_or_memory(
+    proxy_factory: ProxyFactory, fake_upstream: Process, tmp_path: Path
+) -> None:
+    config = {
+        "models": [{"name": "m", "upstream": fake_upstream.url, "upstream_model": "slow-stream"}],
+        "store": {"url": f"sqlite:///{tmp_path / 'tw.db'}"},
+        "probes": {"enabled": False},
+    }
+    proc = proxy_factory(config)
+    pid = proc.process.pid
+    body = _stream_body("m")
+    upstream_stats = fake_upstream.url + "/stats"
+
+    async def abort(n: int, concurrency: int = 25) -> int:
+        limit = asyncio.Semaphore(concurrency)
+
+        async def one() -> bool:
+            async with limit:
+                return await aborted_stream(proc.port, body)
+
+        return sum(await asyncio.gather(*(one() for _ in range(n))))
+
+    # warm up (pools, caches, the first classifier batch), then take the baseline
+    assert asyncio.run(abort(50)) == 50
+    wait_until(lambda: metric(proc, _aborted) == 50, "50 aborts counted")
+    base_fds = open_fds(pid)
+    base_rss = rss_bytes(pid)
+    upstream_before = httpx.get(upstream_stats).json()["aborted_streams"]
+
+    with _Peak(pid) as peak:
+        assert asyncio.run(abort(1000)) == 1000  # every stream had started before its abort
+
+    wait_until(lambda: metric(proc, _aborted) == 1050, "1,050 aborts counted as 499", 30)
+    # every upstream generation was cancelled, not left running to its 200 chunks
+    wait_until(
+        lambda: httpx.get(upstream_stats).json()["aborted_streams"] - upstream_before >= 1000,
+        "the upstream to see 1,000 cancelled streams",
+        30,
+    )
+    after_fds = _settled_fds(pid, base_fds + 10)
+    after_rss = rss_bytes(pid)
+    print(
+        f"aborts: fds {base_fds} -> peak {peak.fds} -> {after_fds}; "
+        f"rss {base_rss / MiB:.1f} -> {after_rss / MiB:.1f} MiB"
+    )
+    # 25 at a time, a client and an upstream socket each, some still closing: nowhere near 1,000
+    assert peak.fds < base_fds + 4 * 25 + 50
+    assert after_rss < base_rss + 40 * MiB
+    assert metric(proc, 'tunewatch_requests_total{code="200",endpoint="chat",model="m"}') == 0
+
+
+_aborted = 'tunewatch_requests_total{code="499",endpoint="chat",model="m"}'
+
+
+def test_500_concurrent_streams_all_succeed_in_bounded_memory(
+    proxy_factory: ProxyFactory, fake_upstream: Process, tmp_path: Path
+) -> None:
+    config = {
+        "models": [{"name": "m", "upstream": fake_upstream.url, "upstream_model": "stream-ok"}],
+        "store": {"url": f"sqlite:///{tmp_path / 'tw.db'}"},
+        "probes": {"enabled": False},
+    }
+    proc = proxy_factory(config)
+    pid = proc.process.pid
+    chunks = 40  # 40 chunks 5 ms apart: every stream lasts long enough to overlap the others
+    body = _stream_body("m", n_chunks=chunks)
+
+    async def run(n: int) -> list[bytes]:
+        return list(await asyncio.gather(*(full_stream(proc.port, body) for _ in range(n))))
+
+    asyncio.run(run(20))  # warm-up
+    base_fds = open_fds(pid)
+    base_rss = rss_bytes(pid)
+    with _Peak(pid) as peak:
+        answers = asyncio.run(run(500))
+    failures = [a[:200] for a in answers if not _complete(a, chunks)]
+    assert failures == [], f"{len(failures)} of 500 streams failed: {failures[:3]}"
+    ok = 'tunewatch_requests_total{code="200",endpoint="chat",model="m"}'
+    assert metric(proc, ok) == 520
+    text = httpx.get(proc.root + "/metrics").text
+    assert 'code="5' not in text and 'code="499"' not in text
+    after_fds = _settled_fds(pid, base_fds + 10)
+    after_rss = rss_bytes(pid)
+    print(
+        f"500 streams: fds {base_fds} -> peak {peak.fds} -> {after_fds}; "
+        f"rss {base_rss / MiB:.1f} -> {after_rss / MiB:.1f} MiB"
+    )
+    assert peak.fds <= base_fds + 2 * 500 + 50  # at most a client and an upstream socket each
+    assert after_rss < base_rss + 150 * MiB
+
+
+def _complete(raw: bytes, chunks: int) -> bool:
+    return (
+        raw.startswith(b"HTTP/1.1 200")
+        and raw.count(b'"content":"tok') == chunks
+        and b"data: [DONE]" in raw
+        and b'"error"' not in raw
+    )
+
+
+def test_saturated_mirror_queue_is_counted_and_never_blocks_clients(
+    proxy_factory: ProxyFactory, fake_upstream: Process, tmp_path: Path
+) -> None:
+    # Every request is mirrored to a base that never answers; only 2 mirror slots and a queue
+    # of 4: 200 concurrent streaming clients must all finish, the overflow dropped and counted.
+    config = {
+        "models": [{
+            "name": "m", "upstream": fake_upstream.url, "upstream_model": "stream-ok",
+            "base": {"upstream": fake_upstream.url, "model": "hang", "timeout": "60s"},
+            "mirror": {"rate": 1.0},
+        }],
+        "monitor": {"mirror_queue_size": 4, "mirror_concurrency": 2},
+        "store": {"url": f"sqlite:///{tmp_path / 'tw.db'}"},
+        "probes": {"enabled": False},
+    }  # fmt: skip
+    proc = proxy_factory(config)
+    body = _stream_body("m", n_chunks=10)
+
+    async def run(n: int) -> list[bytes]:
+        return list(await asyncio.gather(*(full_stream(proc.port, body) for _ in range(n))))
+
+    answers = asyncio.run(asyncio.wait_for(run(200), 60))
+    assert sum(_complete(a, 10) for a in answers) == 200
+    sampled = metric(proc, 'tunewatch_mirror_requests_total{model="m",outcome="sampled"}')
+    dropped = metric(proc, 'tunewatch_mirror_requests_total{model="m",outcome="dropped"}')
+    assert sampled == 200
+    assert dropped >= 200 - 4 - 2  # at most the queue plus the busy workers got a place
+    assert metric(proc, 'tunewatch_monitor_dropped_total{queue="mirror"}') == dropped
+    assert metric(proc, 'tunewatch_mirror_requests_total{model="m",outcome="completed"}') == 0
+    assert httpx.get(proc.root + "/healthz", timeout=5).status_code == 200
