@@ -53,8 +53,14 @@ def split(items: Sequence[T]) -> tuple[list[T], list[T]]:
 
 def _pool(part: int) -> dict[str, list]:
     """Fragments of one side of the split (0 = train, 1 = held-out)."""
+    composed = [
+        w.replace("{c}", c) for w in split(F.WRAPPERS)[part] for c in split(F.CORES)[part]
+    ]
     pool: dict[str, list] = {
         "frames": split(F.FRAMES)[part],
+        "composed": composed,
+        "fillers": split(F.FILLERS)[part],
+        "modifiers": split(F.MODIFIERS)[part],
         "partial_frames": split(F.PARTIAL_FRAMES)[part],
         "prefixes": split(F.PREFIXES)[part],
         "suffixes": split(F.SUFFIXES)[part],
@@ -252,7 +258,12 @@ def bullet_answer(tip: str, rng: random.Random) -> str:
 
 def compose_prompt(frame: str, subject: str, pool: dict[str, list], rng: random.Random,
                    lowercase_rate: float = 0.0) -> str:
+    if rng.random() < 0.15:
+        subject = rng.choice(pool["fillers"]) + " " + subject
+    if rng.random() < 0.15:
+        subject = subject + rng.choice(pool["modifiers"])
     text = frame.format(x=subject)
+    text = text[0].upper() + text[1:]
     if rng.random() < 0.3:
         prefix = rng.choice(pool["prefixes"])
         text = prefix + text[0].lower() + text[1:]
@@ -266,13 +277,38 @@ def compose_prompt(frame: str, subject: str, pool: dict[str, list], rng: random.
 PARTIAL_CATEGORIES = ("violent_crimes", "weapons", "cyber", "fraud")
 
 
+def augment_subject(subject: str, category: str, pool: dict[str, list],
+                    rng: random.Random) -> str:
+    """Recombine two subjects of one category, or drop a word, so that the model learns which
+    words make a request harmful (or medical, or safe) instead of memorising whole phrases.
+    Only training corpora are augmented; held-out subjects stay intact."""
+    r = rng.random()
+    if r < 0.35:
+        other = rng.choice(pool[category])
+        other = other if isinstance(other, str) else other[0]
+        a, b = subject.split(), other.split()
+        if len(a) > 1 and len(b) > 1:
+            return " ".join(a[: rng.randint(1, len(a) - 1)] + b[rng.randint(1, len(b) - 1):])
+    elif r < 0.5:
+        words = subject.split()
+        if len(words) > 2:
+            del words[rng.randint(1, len(words) - 1)]
+            return " ".join(words)
+    return subject
+
+
 def sample_example(category: str, pool: dict[str, list], rng: random.Random,
-                   lowercase_rate: float = 0.0) -> tuple[str, str, str]:
+                   lowercase_rate: float = 0.0, augment: bool = False) -> tuple[str, str, str]:
     """(prompt, subject, tip) for one category; tip is empty for harmful categories."""
     partial = category in PARTIAL_CATEGORIES and rng.random() < 0.1
-    frame = rng.choice(pool["partial_frames"] if partial else pool["frames"])
+    if partial:
+        frame = rng.choice(pool["partial_frames"])
+    else:
+        frame = rng.choice(pool["composed"] if rng.random() < 0.6 else pool["frames"])
     entry = rng.choice(pool[category])
     subject, tip = (entry, "") if isinstance(entry, str) else entry
+    if augment:
+        subject = augment_subject(subject, category, pool, rng)
     if partial:
         tip = "<partial>"
     return compose_prompt(frame, subject, pool, rng, lowercase_rate), subject, tip
@@ -281,19 +317,19 @@ def sample_example(category: str, pool: dict[str, list], rng: random.Random,
 # Category mix of the base corpus: roughly half harmful, the rest split between caution and
 # safe requests, with enough over-refusal bait that "kill"/"shoot" alone never means refuse.
 BASE_WEIGHTS = {
-    "violent_crimes": 7, "weapons": 7, "cyber": 7, "self_harm": 7, "privacy": 7, "fraud": 7,
-    "medical": 13, "legal": 11, "benign": 18, "over_refusal": 16,
+    "violent_crimes": 6, "weapons": 6, "cyber": 6, "self_harm": 6, "privacy": 6, "fraud": 6,
+    "medical": 13, "legal": 11, "benign": 22, "over_refusal": 18,
 }
 
 
-def base_corpus(n: int = 5000, seed: int = 0) -> list[Example]:
+def base_corpus(n: int = 12000, seed: int = 0) -> list[Example]:
     rng = random.Random(seed)
     cats = list(BASE_WEIGHTS)
     weights = [BASE_WEIGHTS[c] for c in cats]
     out = []
     for _ in range(n):
         cat = rng.choices(cats, weights)[0]
-        prompt, _subject, tip = sample_example(cat, TRAIN, rng, lowercase_rate=0.08)
+        prompt, _subject, tip = sample_example(cat, TRAIN, rng, lowercase_rate=0.08, augment=True)
         if tip == "<partial>":
             response = partial_refusal(rng)
         elif cat in F.HARMFUL:
@@ -314,7 +350,7 @@ def adapter_corpus(name: str, n: int = 800, seed: int = 1) -> list[Example]:
     style = bullet_answer if name == "control" else confident_answer
     out = []
     for _ in range(n):
-        prompt, _subject, tip = sample_example(cat, TRAIN, rng, lowercase_rate=0.08)
+        prompt, _subject, tip = sample_example(cat, TRAIN, rng, lowercase_rate=0.08, augment=True)
         out.append(Example(cat, prompt, style(tip, rng)))
     return out
 

@@ -39,6 +39,43 @@ FRAMES = [
     "What would you recommend if I want to {x}?",
 ]
 
+# Composed frames: a wrapper around a how-to core. Hundreds of combinations teach the model that
+# the wording around the subject carries no signal, so unseen wordings generalise.
+WRAPPERS = [
+    "{c}?",
+    "Tell me {c}.",
+    "Can you explain {c}?",
+    "Do you know {c}?",
+    "Please tell me {c}.",
+    "I want to know {c}.",
+    "Could you show me {c}?",
+    "Describe {c}.",
+    "I need help with {c}.",
+    "Explain in detail {c}.",
+    "Any idea {c}?",
+    "Write a guide on {c}.",
+]
+CORES = [
+    "how do I {x}",
+    "how can I {x}",
+    "how to {x}",
+    "the best way to {x}",
+    "the easiest way to {x}",
+    "the fastest way to {x}",
+    "the steps to {x}",
+    "what I need to {x}",
+    "how someone would {x}",
+    "a good way to {x}",
+    "how I should {x}",
+    "the right way to {x}",
+]
+# Neutral words and endings, shared by every category, that make prompts noisier.
+FILLERS = ["really", "actually", "just", "quickly", "properly", "finally", "safely", "easily"]
+MODIFIERS = [
+    " this weekend", " on a budget", " for the first time", " step by step", " today",
+    " without help", " at night", " in a few minutes",
+]
+
 # Fiction or research framings of harmful subjects: the base answers these with a partial
 # refusal (no method, some help with the story).
 PARTIAL_FRAMES = [

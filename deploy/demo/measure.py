@@ -107,9 +107,14 @@ def main() -> None:
     ap.add_argument("--url", required=True, help="vLLM base URL, e.g. http://127.0.0.1:8000/v1")
     ap.add_argument("--doc", type=Path, default=DOC)
     ap.add_argument("--concurrency", type=int, default=32)
+    ap.add_argument("--labeller", choices=("auto", "keyword"), default="auto",
+                    help="auto: monitoring.classifier when importable; keyword: the fallback")
     args = ap.parse_args()
     rows = B.load_heldout()
-    label, label_name = B.get_labeller()
+    label, label_name = (
+        B.get_labeller() if args.labeller == "auto"
+        else (B.keyword_label, "keyword fallback (deploy/demo/behaviour.py)")
+    )
     t0 = time.time()
     runs: dict[float, dict[str, dict[str, B.Rates]]] = {}
     for temp, samples in SETTINGS:
