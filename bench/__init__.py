@@ -1,0 +1,1 @@
+"""tunewatch's benchmarks: `python -m bench` (see BENCHMARKS.md)."""

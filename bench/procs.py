@@ -1,0 +1,222 @@
+"""Start the processes a benchmark times, and read their CPU time and memory from /proc."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import yaml
+
+from proxy.vllm_launcher import REPO_ROOT, free_port
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Proc:
+    name: str
+    process: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+
+    @property
+    def root(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def wait_http(self, path: str, timeout: float = 60.0, post: bool = False) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited {self.process.returncode}:\n{self.log()}")
+            try:
+                httpx.get(self.root + path, timeout=2.0)
+                return
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        raise TimeoutError(f"{self.name} not answering after {timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU of the process (all threads) and its live descendants."""
+        return sum(cpu_seconds(pid) for pid in [self.pid, *descendants(self.pid)])
+
+    def rss_mib(self) -> float:
+        return rss_mib(self.pid)
+
+
+def cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def descendants(pid: int) -> list[int]:
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        parents.setdefault(ppid, []).append(int(entry.name))
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found += children
+        todo += children
+    return found
+
+
+def _spawn(
+    name: str,
+    argv: list[str],
+    workdir: Path,
+    port: int,
+    cwd: Path | None = None,
+    source: Path = REPO_ROOT,
+) -> Proc:
+    log_path = workdir / f"{name}-{port}.log"
+    env = {**os.environ, "PYTHONPATH": str(source)}
+    process = subprocess.Popen(
+        argv, stdout=log_path.open("wb"), stderr=subprocess.STDOUT, cwd=cwd or REPO_ROOT, env=env
+    )
+    return Proc(name, process, port, log_path)
+
+
+def start_upstream(
+    workdir: Path, name: str = "upstream", delay: float = 0.0, chunks: int = 0, gap: float = 0.005
+) -> Proc:
+    port = free_port()
+    argv = [sys.executable, "-m", "bench.upstream", "--port", str(port), "--delay", str(delay),
+            "--chunks", str(chunks), "--gap", str(gap)]  # fmt: skip
+    proc = _spawn(name, argv, workdir, port)
+    proc.wait_http("/v1/models")
+    return proc
+
+
+def start_passthrough(workdir: Path, upstream: str) -> Proc:
+    port = free_port()
+    argv = [sys.executable, "-m", "bench.passthrough", "--port", str(port), "--upstream", upstream]
+    proc = _spawn("passthrough", argv, workdir, port)
+    proc.wait_http("/")
+    return proc
+
+
+def tunewatch_config(
+    workdir: Path,
+    tuned: str,
+    base: str,
+    rate: float,
+    name: str = "bench",
+    upstream_model: str = "bench-tuned",
+    base_model: str = "bench-base",
+    mirror_queue_size: int | None = None,
+) -> dict[str, object]:
+    monitor: dict[str, int] = {}
+    if mirror_queue_size is not None:
+        monitor["mirror_queue_size"] = mirror_queue_size
+    return {
+        "models": [
+            {
+                "name": name,
+                "upstream": tuned,
+                "upstream_model": upstream_model,
+                "base": {"upstream": base, "model": base_model},
+                "mirror": {"rate": rate},
+            }
+        ],
+        "probes": {"enabled": False},  # scheduled probes are not request-path work
+        "store": {"url": f"sqlite:///{workdir}/{name}-{time.monotonic_ns()}.db"},
+        "server": {"log_level": "warning"},
+        "monitor": monitor,
+    }
+
+
+def start_tunewatch(
+    workdir: Path,
+    config: dict[str, object],
+    name: str = "tunewatch",
+    source: Path = REPO_ROOT,
+) -> Proc:
+    """`tunewatch serve` as users run it (uvicorn, uvloop, httptools), monitoring on; `source`
+    is the tree its code is imported from (this checkout, or an exported git ref)."""
+    port = free_port()
+    path = workdir / f"{name}-{port}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    argv = [sys.executable, "-m", "proxy.cli", "serve", "--config", str(path), "--port", str(port)]
+    proc = _spawn(name, argv, workdir, port, cwd=workdir, source=source)
+    proc.wait_http("/healthz")
+    return proc
+
+
+def litellm_binary() -> Path | None:
+    """LiteLLM's proxy, from `TUNEWATCH_BENCH_LITELLM` or /tmp/litellm-venv (its own venv)."""
+    override = os.environ.get("TUNEWATCH_BENCH_LITELLM")
+    candidate = Path(override) if override else Path("/tmp/litellm-venv/bin/litellm")
+    return candidate if candidate.exists() else None
+
+
+def start_litellm(workdir: Path, binary: Path, upstream: str) -> Proc:
+    port = free_port()
+    path = workdir / "litellm.yaml"
+    config = {
+        "model_list": [
+            {
+                "model_name": "bench-tuned",
+                "litellm_params": {
+                    "model": "openai/bench-tuned",
+                    "api_base": upstream,
+                    "api_key": "unused",
+                },
+            }
+        ],
+        "litellm_settings": {"telemetry": False, "set_verbose": False},
+    }
+    path.write_text(yaml.safe_dump(config))
+    argv = [str(binary), "--config", str(path), "--host", "127.0.0.1", "--port", str(port)]
+    proc = _spawn("litellm", argv, workdir, port, cwd=workdir)
+    proc.wait_http("/health/liveliness", timeout=180.0)
+    return proc
+
+
+def export_ref(ref: str, dest: Path) -> Path:
+    """The tree of git `ref` under `dest`, to run an older tunewatch beside this one."""
+    dest.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(
+        ["git", "archive", ref, "proxy", "probes", "monitoring"],
+        cwd=REPO_ROOT, capture_output=True, check=True,
+    ).stdout  # fmt: skip
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    return dest
