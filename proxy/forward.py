@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import itertools
 import logging
+import os
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 import aiohttp
 import orjson
@@ -35,6 +36,15 @@ _UPSTREAM_PATHS: dict[Endpoint, str] = {
 }
 log = logging.getLogger("tunewatch.forward")
 _MAX_TEE_BYTES = 4 * 1024 * 1024  # a stream's captured copy for monitoring stops growing here
+# Requests still in flight after this long get a task that watches for the client leaving (and
+# then cancels the upstream call). Most answers from a fast upstream come sooner, and a timer
+# costs a tenth of a task per request; a client leaving earlier is noticed at this mark.
+_WATCH_AFTER = 0.05
+# Generated request ids: 16 random hex digits per process, then a counter. As unique as
+# uuid4().hex across replicas for this use (vLLM request ids, mirror sampling) at a tenth of
+# its cost; same length and alphabet.
+_ID_PREFIX = os.urandom(8).hex()
+_ID_COUNTER = itertools.count()
 
 
 @dataclass(slots=True)
@@ -96,6 +106,10 @@ class Forwarder:
         self.api_keys = [k.encode() for k in api_keys]
         self.watch: Watch = watch or _NoWatch()
         self.observed_headers = frozenset(h.lower() for h in observed_headers)
+        # prometheus_client's labels() takes a lock and builds a key on every call; the label
+        # values here come from configuration, so their children are few and cached.
+        self._outcomes: dict[tuple[str, str, str], Any] = {}
+        self._durations: dict[tuple[str, str], Any] = {}
 
     def endpoint(self, kind: Endpoint) -> Callable[[Scope, Receive, Send], Any]:
         async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -119,12 +133,11 @@ class Forwarder:
             if name in self.observed_headers:
                 kept[name.decode("latin-1")] = value.decode("latin-1")
         if not request_id:
-            request_id = uuid.uuid4().hex
+            request_id = f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
         id_header = (b"x-request-id", request_id.encode())
         route: ModelRoute | None = None
         exchange: Exchange | None = None
         state = _State()
-        watcher: asyncio.Task[None] | None = None
         try:
             if scope["method"] != "POST":
                 raise ApiError(405, "Use POST for this endpoint.", "method_not_allowed")
@@ -143,7 +156,9 @@ class Forwarder:
                     "model",
                 )
             payload["model"] = route.target_model
-            watcher = _watch_disconnect(receive, asyncio.current_task(), state)
+            state.timer = asyncio.get_running_loop().call_later(
+                _WATCH_AFTER, _watch_disconnect, receive, asyncio.current_task(), state
+            )
             exchange = Exchange(
                 route, kind, request_id, payload, 0, time.time(), stream, headers=kept
             )
@@ -164,19 +179,27 @@ class Forwarder:
                 task.uncancel()
             state.status = 499
         finally:
-            if watcher is not None:
-                watcher.cancel()
+            if state.timer is not None:
+                state.timer.cancel()
+            if state.watcher is not None:
+                state.watcher.cancel()
             if exchange is not None:
                 try:
                     self.watch.finished(exchange)
                 except Exception:
                     log.exception("monitoring hook failed")
             name = route.name if route is not None else "unknown"
-            self.metrics.requests.labels(name, kind, str(state.status)).inc()
+            key = (name, kind, str(state.status))
+            outcome = self._outcomes.get(key)
+            if outcome is None:
+                outcome = self._outcomes[key] = self.metrics.requests.labels(*key)
+            outcome.inc()
             if route is not None:
-                self.metrics.request_duration.labels(name, kind).observe(
-                    time.perf_counter() - started
-                )
+                duration = self._durations.get((name, kind))
+                if duration is None:
+                    duration = self.metrics.request_duration.labels(name, kind)
+                    self._durations[(name, kind)] = duration
+                duration.observe(time.perf_counter() - started)
 
     def _check_key(self, auth: bytes) -> None:
         scheme, _, key = auth.partition(b" ")
@@ -370,16 +393,44 @@ class Forwarder:
         return ApiError(502, "The upstream model server failed to answer.", "upstream_error")
 
 
+class FastPaths:
+    """ASGI front door: the forwarded OpenAI routes go straight to the forwarder, the rest
+    (admin, health, metrics, lifespan) to `app`.
+
+    FastAPI wraps every request in about eight middleware layers (proxy headers, body limit,
+    telemetry, error and exception handlers, exit stack, routing), each also wrapping `send`;
+    the forwarded routes need none of them. Wrap the app with this where it is served.
+    """
+
+    PATHS: ClassVar[dict[str, Endpoint]] = {
+        "/v1/chat/completions": "chat",
+        "/v1/completions": "completions",
+        "/v1/embeddings": "embeddings",
+    }
+
+    def __init__(self, forwarder: Forwarder, app: Callable[[Scope, Receive, Send], Any]) -> None:
+        self.forwarder = forwarder
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            kind = self.PATHS.get(scope["path"])
+            if kind is not None:
+                await self.forwarder.handle(kind, scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 @dataclass(slots=True)
 class _State:
     status: int = 500
     disconnected: bool = False
     finished: bool = False
+    timer: asyncio.TimerHandle | None = None
+    watcher: asyncio.Task[None] | None = None
 
 
-def _watch_disconnect(
-    receive: Receive, task: asyncio.Task[Any] | None, state: _State
-) -> asyncio.Task[None]:
+def _watch_disconnect(receive: Receive, task: asyncio.Task[Any] | None, state: _State) -> None:
     """Cancel the handler when the client goes away, so the upstream request is dropped too."""
 
     async def watch() -> None:
@@ -391,7 +442,8 @@ def _watch_disconnect(
             state.disconnected = True
             task.cancel()
 
-    return asyncio.get_running_loop().create_task(watch())
+    state.timer = None
+    state.watcher = asyncio.get_running_loop().create_task(watch())
 
 
 async def _send_bytes(
