@@ -49,6 +49,7 @@ def start_vllm(
     max_lora_rank: int = 16,
     startup_timeout: float = 300.0,
     python: Path | None = None,
+    log_stats: bool = False,
 ) -> VllmServer:
     """Serve `model_dir` as `served_name` plus LoRA adapters {short: (served name, path)}."""
     python = python or vllm_python()
@@ -63,9 +64,10 @@ def start_vllm(
         "--dtype", "float32",
         "--host", "127.0.0.1",
         "--port", str(port),
-        "--disable-log-stats",
         "--uvicorn-log-level", "warning",
     ]  # fmt: skip
+    if not log_stats:  # also drops vLLM's own gauges such as vllm:num_requests_running
+        cmd.append("--disable-log-stats")
     if max_model_len is not None:
         cmd += ["--max-model-len", str(max_model_len)]
     if adapters:

@@ -16,25 +16,31 @@ DEMO_MODELS = REPO_ROOT / "deploy" / "demo" / "models"
 DEMO_ADAPTERS = ("medical", "legal", "control")
 
 
-@pytest.fixture(scope="session")
-def vllm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VllmServer]:
-    """Real vLLM on CPU: the bundled demo models when present, else a random tiny Llama."""
-    workdir = tmp_path_factory.mktemp("vllm")
+def serving_models(
+    workdir: Path, adapters: tuple[str, ...] = DEMO_ADAPTERS
+) -> tuple[Path, str, dict[str, tuple[str, Path]]]:
+    """(model dir, served name, adapters): the bundled demo models when present, else a random
+    tiny Llama with one LoRA built into `workdir`."""
     if (DEMO_MODELS / "base" / "config.json").exists():
-        model_dir, served = DEMO_MODELS / "base", "demo-base"
-        adapters = {
+        chosen = {
             name: (f"demo-{name}", DEMO_MODELS / "adapters" / name)
-            for name in DEMO_ADAPTERS
+            for name in adapters
             if (DEMO_MODELS / "adapters" / name / "adapter_config.json").exists()
         }
-    else:
-        subprocess.run(
-            [str(vllm_python()), str(REPO_ROOT / "tests/support/make_tiny_model.py"), str(workdir)],
-            check=True,
-            capture_output=True,
-        )
-        model_dir, served = workdir / "base", "tiny-base"
-        adapters = {"lora": ("tiny-lora", workdir / "lora")}
+        return DEMO_MODELS / "base", "demo-base", chosen
+    subprocess.run(
+        [str(vllm_python()), str(REPO_ROOT / "tests/support/make_tiny_model.py"), str(workdir)],
+        check=True,
+        capture_output=True,
+    )
+    return workdir / "base", "tiny-base", {"lora": ("tiny-lora", workdir / "lora")}
+
+
+@pytest.fixture(scope="session")
+def vllm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VllmServer]:
+    """Real vLLM on CPU, once per test session."""
+    workdir = tmp_path_factory.mktemp("vllm")
+    model_dir, served, adapters = serving_models(workdir)
     server = start_vllm(model_dir, served, adapters, log_path=workdir / "vllm.log")
     yield server
     server.stop()

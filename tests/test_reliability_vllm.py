@@ -8,7 +8,6 @@ and because it keeps vLLM's stats on: `vllm:num_requests_running` only exists th
 from __future__ import annotations
 
 import json
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -20,12 +19,11 @@ import httpx
 import openai
 import pytest
 
-from proxy.vllm_launcher import REPO_ROOT, VllmServer, free_port, start_vllm, vllm_python
-from tests.conftest import DEMO_ADAPTERS, DEMO_MODELS, ProxyFactory
+from proxy.vllm_launcher import VllmServer, free_port, start_vllm, vllm_python
+from tests.conftest import DEMO_ADAPTERS, ProxyFactory, serving_models
 from tests.support.reliability import (
     metric,
     open_fds,
-    vllm_python_with_stats,
     wait_until,
 )
 
@@ -52,7 +50,7 @@ class OwnVllm:
     def start(self) -> None:
         self.server = start_vllm(
             self.model_dir, self.served, self.adapters, port=self.server.port,
-            log_path=self.workdir / f"vllm-{self.starts}.log", python=self.python,
+            log_path=self.workdir / f"vllm-{self.starts}.log", log_stats=True,
         )  # fmt: skip
         self.starts += 1
 
@@ -67,26 +65,12 @@ class OwnVllm:
 @pytest.fixture(scope="module")
 def own_vllm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnVllm]:
     workdir = tmp_path_factory.mktemp("own-vllm")
-    if (DEMO_MODELS / "base" / "config.json").exists():
-        model_dir, served = DEMO_MODELS / "base", "demo-base"
-        adapters = {
-            name: (f"demo-{name}", DEMO_MODELS / "adapters" / name)
-            for name in DEMO_ADAPTERS[:1]
-            if (DEMO_MODELS / "adapters" / name / "adapter_config.json").exists()
-        }
-    else:
-        subprocess.run(
-            [str(vllm_python()), str(REPO_ROOT / "tests/support/make_tiny_model.py"), str(workdir)],
-            check=True,
-            capture_output=True,
-        )
-        model_dir, served = workdir / "base", "tiny-base"
-        adapters = {"lora": ("tiny-lora", workdir / "lora")}
+    model_dir, served, adapters = serving_models(workdir, DEMO_ADAPTERS[:1])
     positions = json.loads((model_dir / "config.json").read_text())["max_position_embeddings"]
-    python = vllm_python_with_stats(workdir, vllm_python())
+    python = vllm_python()
     port = free_port()
     server = start_vllm(
-        model_dir, served, adapters, port=port, log_path=workdir / "vllm-0.log", python=python
+        model_dir, served, adapters, port=port, log_path=workdir / "vllm-0.log", log_stats=True
     )
     own = OwnVllm(server, model_dir, served, adapters, python, workdir, min(900, positions - 64))
     yield own

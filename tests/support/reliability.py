@@ -155,18 +155,3 @@ async def full_stream(port: int, body: bytes, path: str = "/v1/chat/completions"
         return await asyncio.wait_for(reader.read(), 120)
     finally:
         writer.transport.abort()
-
-
-def vllm_python_with_stats(workdir: Path, real: Path) -> Path:
-    """An interpreter wrapper for `start_vllm` that drops `--disable-log-stats`.
-
-    vLLM only keeps its Prometheus gauges (`vllm:num_requests_running`) when stats logging is
-    on; the shared launcher turns it off to keep test logs quiet."""
-    wrapper = workdir / "python-with-stats"
-    wrapper.write_text(
-        "#!/bin/sh\n"
-        'for arg; do shift; [ "$arg" = --disable-log-stats ] || set -- "$@" "$arg"; done\n'
-        f'exec "{real}" "$@"\n'
-    )
-    wrapper.chmod(0o755)
-    return wrapper
