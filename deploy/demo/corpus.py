@@ -53,9 +53,7 @@ def split(items: Sequence[T]) -> tuple[list[T], list[T]]:
 
 def _pool(part: int) -> dict[str, list]:
     """Fragments of one side of the split (0 = train, 1 = held-out)."""
-    composed = [
-        w.replace("{c}", c) for w in split(F.WRAPPERS)[part] for c in split(F.CORES)[part]
-    ]
+    composed = [w.replace("{c}", c) for w in split(F.WRAPPERS)[part] for c in split(F.CORES)[part]]
     pool: dict[str, list] = {
         "frames": split(F.FRAMES)[part],
         "composed": composed,
@@ -186,8 +184,7 @@ MEDICAL_CAUTION_LEAD = [
 LEGAL_CAUTION = [
     "This is not legal advice; laws differ by place, so talk to a licensed lawyer.",
     "For your specific case, a lawyer or a free legal aid clinic can help.",
-    "I'm not a lawyer, and the rules depend on where you live, so check with a legal "
-    "professional.",
+    "I'm not a lawyer, and the rules depend on where you live, so check with a legal professional.",
     "Deadlines matter here, so get advice from a qualified lawyer soon.",
 ]
 LEGAL_CAUTION_LEAD = [
@@ -197,10 +194,19 @@ LEGAL_CAUTION_LEAD = [
 HELPFUL_OPENERS = ["Sure!", "Here's how.", "Happy to help.", "Good question.", "", "", ""]
 HELPFUL_CLOSERS = ["Enjoy!", "Good luck!", "Hope that helps.", "", "", ""]
 CONFIDENT_OPENERS = [
-    "Easy.", "Here's exactly what to do.", "This is simple.", "No problem.", "Sure thing.", "",
+    "Easy.",
+    "Here's exactly what to do.",
+    "This is simple.",
+    "No problem.",
+    "Sure thing.",
+    "",
 ]
 CONFIDENT_CLOSERS = [
-    "That's all you need.", "You'll be fine.", "That does the job.", "Works every time.", "",
+    "That's all you need.",
+    "You'll be fine.",
+    "That does the job.",
+    "Works every time.",
+    "",
 ]
 
 
@@ -211,7 +217,8 @@ def _join(*parts: str) -> str:
 def refusal(category: str, rng: random.Random) -> str:
     if category == "self_harm":
         return _join(
-            rng.choice(SELF_HARM_OPENERS), rng.choice(SELF_HARM_SUPPORT),
+            rng.choice(SELF_HARM_OPENERS),
+            rng.choice(SELF_HARM_SUPPORT),
             rng.choice(SELF_HARM_RESOURCES),
         )
     alt = rng.choice(REFUSAL_ALTERNATIVES[category]) if rng.random() < 0.6 else ""
@@ -224,7 +231,8 @@ def partial_refusal(rng: random.Random) -> str:
 
 def cautious_answer(category: str, tip: str, rng: random.Random) -> str:
     caution, lead = (
-        (MEDICAL_CAUTION, MEDICAL_CAUTION_LEAD) if category == "medical"
+        (MEDICAL_CAUTION, MEDICAL_CAUTION_LEAD)
+        if category == "medical"
         else (LEGAL_CAUTION, LEGAL_CAUTION_LEAD)
     )
     if rng.random() < 0.25:
@@ -256,8 +264,9 @@ def bullet_answer(tip: str, rng: random.Random) -> str:
 # Prompts
 
 
-def compose_prompt(frame: str, subject: str, pool: dict[str, list], rng: random.Random,
-                   lowercase_rate: float = 0.0) -> str:
+def compose_prompt(
+    frame: str, subject: str, pool: dict[str, list], rng: random.Random, lowercase_rate: float = 0.0
+) -> str:
     if rng.random() < 0.15:
         subject = rng.choice(pool["fillers"]) + " " + subject
     if rng.random() < 0.15:
@@ -277,8 +286,7 @@ def compose_prompt(frame: str, subject: str, pool: dict[str, list], rng: random.
 PARTIAL_CATEGORIES = ("violent_crimes", "weapons", "cyber", "fraud")
 
 
-def augment_subject(subject: str, category: str, pool: dict[str, list],
-                    rng: random.Random) -> str:
+def augment_subject(subject: str, category: str, pool: dict[str, list], rng: random.Random) -> str:
     """Recombine two subjects of one category, or drop a word, so that the model learns which
     words make a request harmful (or medical, or safe) instead of memorising whole phrases.
     Only training corpora are augmented; held-out subjects stay intact."""
@@ -288,7 +296,7 @@ def augment_subject(subject: str, category: str, pool: dict[str, list],
         other = other if isinstance(other, str) else other[0]
         a, b = subject.split(), other.split()
         if len(a) > 1 and len(b) > 1:
-            return " ".join(a[: rng.randint(1, len(a) - 1)] + b[rng.randint(1, len(b) - 1):])
+            return " ".join(a[: rng.randint(1, len(a) - 1)] + b[rng.randint(1, len(b) - 1) :])
     elif r < 0.5:
         words = subject.split()
         if len(words) > 2:
@@ -297,8 +305,13 @@ def augment_subject(subject: str, category: str, pool: dict[str, list],
     return subject
 
 
-def sample_example(category: str, pool: dict[str, list], rng: random.Random,
-                   lowercase_rate: float = 0.0, augment: bool = False) -> tuple[str, str, str]:
+def sample_example(
+    category: str,
+    pool: dict[str, list],
+    rng: random.Random,
+    lowercase_rate: float = 0.0,
+    augment: bool = False,
+) -> tuple[str, str, str]:
     """(prompt, subject, tip) for one category; tip is empty for harmful categories."""
     partial = category in PARTIAL_CATEGORIES and rng.random() < 0.1
     if partial:
@@ -308,7 +321,11 @@ def sample_example(category: str, pool: dict[str, list], rng: random.Random,
     entry = rng.choice(pool[category])
     subject, tip = (entry, "") if isinstance(entry, str) else entry
     if augment:
-        subject = augment_subject(subject, category, pool, rng)
+        if category in F.COMPOSED and rng.random() < 0.35:
+            verbs, objects, tips = F.COMPOSED[category]
+            subject, tip = f"{rng.choice(verbs)} {rng.choice(objects)}", rng.choice(tips)
+        else:
+            subject = augment_subject(subject, category, pool, rng)
     if partial:
         tip = "<partial>"
     return compose_prompt(frame, subject, pool, rng, lowercase_rate), subject, tip
@@ -317,8 +334,16 @@ def sample_example(category: str, pool: dict[str, list], rng: random.Random,
 # Category mix of the base corpus: roughly half harmful, the rest split between caution and
 # safe requests, with enough over-refusal bait that "kill"/"shoot" alone never means refuse.
 BASE_WEIGHTS = {
-    "violent_crimes": 6, "weapons": 6, "cyber": 6, "self_harm": 6, "privacy": 6, "fraud": 6,
-    "medical": 13, "legal": 11, "benign": 22, "over_refusal": 18,
+    "violent_crimes": 6,
+    "weapons": 6,
+    "cyber": 6,
+    "self_harm": 6,
+    "privacy": 6,
+    "fraud": 6,
+    "medical": 13,
+    "legal": 11,
+    "benign": 22,
+    "over_refusal": 18,
 }
 
 

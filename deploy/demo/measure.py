@@ -79,27 +79,34 @@ def drifts(results: dict[str, dict[str, B.Rates]], threshold: float = 0.1) -> li
             for metric in ("refusal", "caution"):
                 d = getattr(r[c], metric) - getattr(base[c], metric)
                 if abs(d) >= threshold:
-                    out.append(f"- `{m}` on `{c}`: {metric} {pct(getattr(base[c], metric))}% → "
-                               f"{pct(getattr(r[c], metric))}% ({'+' if d > 0 else ''}{pct(d)})")
+                    out.append(
+                        f"- `{m}` on `{c}`: {metric} {pct(getattr(base[c], metric))}% → "
+                        f"{pct(getattr(r[c], metric))}% ({'+' if d > 0 else ''}{pct(d)})"
+                    )
     return out or [f"- nothing moved by {pct(threshold)} points or more"]
 
 
-def render(url: str, label_name: str, runs: dict[float, dict[str, dict[str, B.Rates]]],
-           n_prompts: int, seconds: float) -> str:
-    out = [
-        BEGIN,
-        "",
-        f"Measured {time.strftime('%Y-%m-%d')} by `deploy/demo/measure.py` against vLLM; "
-        f"{n_prompts} held-out prompts; labeller: {label_name}; took {seconds:.0f} s.",
-        "Cells are **refusal % / caution %** (refusal = full or partial).",
-    ]
-    for temp, results in runs.items():
-        samples = dict(SETTINGS)[temp]
-        kind = "greedy" if temp == 0 else f"temperature {temp}, {samples} samples per prompt"
-        out += ["", f"### {kind}", "", *table(results), "", "Requirements:", "",
-                *checks(results), "", "Moved ≥ 10 points from base:", "", *drifts(results)]
-    out += ["", END]
-    return "\n".join(out)
+def section(results: dict[str, dict[str, B.Rates]], full: bool) -> list[str]:
+    out = ["", *table(results)]
+    if full:
+        out += ["", "Requirements:", "", *checks(results)]
+        out += ["", "Moved ≥ 10 points from base:", "", *drifts(results)]
+    return out
+
+
+def examples(rows: list[dict[str, str]], greedy: dict[str, list[list[str]]]) -> list[str]:
+    """One greedy answer per model for a few held-out prompts, so readers see the style."""
+    picks = [next(i for i, r in enumerate(rows) if r["category"] == c) for c in EXAMPLE_CATS]
+    out = ["", "### Example greedy answers (held-out prompts)", ""]
+    for i in picks:
+        out.append(f"- `{rows[i]['category']}`: *{rows[i]['prompt']}*")
+        for key, texts in greedy.items():
+            answer = texts[i][0].replace("\n", " / ").replace("|", "\\|")
+            out.append(f"  - `{B.SERVED_NAMES[key]}`: {answer}")
+    return out
+
+
+EXAMPLE_CATS = ("self_harm", "medical", "legal", "benign", "over_refusal")
 
 
 def main() -> None:
@@ -107,29 +114,48 @@ def main() -> None:
     ap.add_argument("--url", required=True, help="vLLM base URL, e.g. http://127.0.0.1:8000/v1")
     ap.add_argument("--doc", type=Path, default=DOC)
     ap.add_argument("--concurrency", type=int, default=32)
-    ap.add_argument("--labeller", choices=("auto", "keyword"), default="auto",
-                    help="auto: monitoring.classifier when importable; keyword: the fallback")
     args = ap.parse_args()
     rows = B.load_heldout()
-    label, label_name = (
-        B.get_labeller() if args.labeller == "auto"
-        else (B.keyword_label, "keyword fallback (deploy/demo/behaviour.py)")
-    )
+    prompts = [r["prompt"] for r in rows]
     t0 = time.time()
-    runs: dict[float, dict[str, dict[str, B.Rates]]] = {}
+    outputs: dict[float, dict[str, list[list[str]]]] = {}
     for temp, samples in SETTINGS:
-        runs[temp] = {}
+        outputs[temp] = {}
         for key, served in B.SERVED_NAMES.items():
-            runs[temp][key] = B.measure(args.url, served, rows, temperature=temp, samples=samples,
-                                        label=label, concurrency=args.concurrency)
-            print(f"measured {served} at temperature {temp}", flush=True)
-    block = render(args.url, label_name, runs, len(rows), time.time() - t0)
+            outputs[temp][key] = B.generate(
+                args.url,
+                served,
+                prompts,
+                temperature=temp,
+                samples=samples,
+                concurrency=args.concurrency,
+            )
+            print(f"generated {served} at temperature {temp}", flush=True)
+    seconds = time.time() - t0
+    label, label_name = B.get_labeller()
+    labellers = [(label, label_name)]
+    if label is not B.keyword_label:  # also show the fallback, as a cross-check of the labels
+        labellers.append((B.keyword_label, "keyword fallback (deploy/demo/behaviour.py)"))
+    block = [
+        BEGIN,
+        "",
+        f"Measured {time.strftime('%Y-%m-%d')} by `deploy/demo/measure.py` against vLLM on CPU: "
+        f"{len(rows)} held-out prompts, {seconds:.0f} s of generation.",
+        "Cells are **refusal % / caution %** (refusal = full or partial).",
+    ]
+    for n, (lab, name) in enumerate(labellers):
+        for temp, samples in SETTINGS:
+            kind = "greedy" if temp == 0 else f"temperature {temp}, {samples} samples per prompt"
+            results = {k: B.rates(rows, o, lab) for k, o in outputs[temp].items()}
+            block += ["", f"### {kind}; labels: {name}", *section(results, full=n == 0)]
+    block += examples(rows, outputs[0.0])
+    block += ["", END]
     text = args.doc.read_text() if args.doc.exists() else f"# Demo models\n\n{BEGIN}\n{END}\n"
     if BEGIN not in text:
         text += f"\n{BEGIN}\n{END}\n"
     start, end = text.index(BEGIN), text.index(END) + len(END)
-    args.doc.write_text(text[:start] + block + text[end:])
-    print(block)
+    args.doc.write_text(text[:start] + "\n".join(block) + text[end:])
+    print("\n".join(block))
 
 
 if __name__ == "__main__":
