@@ -203,6 +203,8 @@ def start_litellm(workdir: Path, binary: Path, upstream: str) -> Proc:
             }
         ],
         "litellm_settings": {"telemetry": False, "set_verbose": False},
+        # Loopback benchmark only: LiteLLM refuses to start without a master key otherwise.
+        "general_settings": {"dangerously_permit_weak_or_unset_master_key": True},
     }
     path.write_text(yaml.safe_dump(config))
     argv = [str(binary), "--config", str(path), "--host", "127.0.0.1", "--port", str(port)]

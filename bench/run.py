@@ -323,16 +323,15 @@ def memory(work: Path, args: argparse.Namespace) -> Row:
         )
         with running(lambda: procs.start_tunewatch(work, config)) as (tw,):
             url = tw.root + "/v1/chat/completions"
-            half = args.memory_requests // 2
-            script = write_script(work / "mem.lua", chat_body("bench"), limit=half // 2)
+            script = write_script(work / "mem.lua", chat_body("bench"))
             samples = [{"requests": 0, "rss_mib": tw.rss_mib()}]
-            done = 0
-            for _ in range(2):
-                # two wrk threads, each stops after half // 2 answers
-                result = run_wrk(url, script, 32, 600, threads=2)
-                done += result.requests
+            for goal in (args.memory_requests // 2, args.memory_requests):
+                # wrk runs for a set time, so run it in short bursts until the proxy has
+                # answered `goal` requests (read from its own counter), then sample RSS.
+                while (served := _served(tw)) < goal:
+                    run_wrk(url, script, 32, 5.0, threads=2)
                 time.sleep(1.0)
-                samples.append({"requests": done, "rss_mib": tw.rss_mib()})
+                samples.append({"requests": int(served), "rss_mib": tw.rss_mib()})
             worker = max((procs.rss_mib(p) for p in procs.descendants(tw.pid)), default=0.0)
             outcomes = _metric(tw, "tunewatch_mirror_requests_total")
             dropped = _metric(tw, "tunewatch_monitor_dropped_total")
@@ -344,6 +343,10 @@ def memory(work: Path, args: argparse.Namespace) -> Row:
         "mirror_outcomes": outcomes,
         "dropped": dropped,
     }
+
+
+def _served(proc: Proc) -> float:
+    return sum(_metric(proc, "tunewatch_requests_total").values())
 
 
 # -- 6. real vLLM ---------------------------------------------------------------------------

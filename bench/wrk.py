@@ -12,9 +12,6 @@ _SCRIPT = """\
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = {body}
-local limit = {limit}
-local count = 0
-{response}
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
@@ -22,13 +19,6 @@ done = function(summary, latency, requests)
     '"errors":%d,"non2xx":%d}}\\n',
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
     e.connect + e.read + e.write + e.timeout, e.status))
-end
-"""
-# A `response` callback costs wrk a little per request, so it is only defined when counting.
-_COUNTING = """\
-response = function(status, headers, body)
-  count = count + 1
-  if count >= limit then wrk.thread:stop() end
 end
 """
 
@@ -60,9 +50,9 @@ def chat_body(model: str, stream: bool = False) -> str:
     return json.dumps(body, separators=(",", ":"))
 
 
-def write_script(path: Path, body: str, limit: int = 0) -> Path:
+def write_script(path: Path, body: str) -> Path:
     lua_body = json.dumps(body)  # a JSON string literal is a valid Lua string literal here
-    path.write_text(_SCRIPT.format(body=lua_body, limit=limit, response=_COUNTING if limit else ""))
+    path.write_text(_SCRIPT.format(body=lua_body))
     return path
 
 
