@@ -4,7 +4,7 @@ VENV := .venv
 VLLM_VENV := .venv-vllm
 BIN := $(VENV)/bin
 
-.PHONY: test lint typecheck unit demo demo-once clean
+.PHONY: test lint typecheck unit demo demo-once bench clean
 
 # The proxy, its tests and tools. Re-run when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -48,6 +48,13 @@ demo: $(VENV)/.installed $(VLLM_VENV)/.installed
 # One full round; exits 0 only when the medical adapter's drift is found and the control's isn't.
 demo-once: $(VENV)/.installed $(VLLM_VENV)/.installed
 	$(BIN)/tunewatch demo --once
+
+# Benchmarks: needs wrk (Debian: apt-get install wrk); LiteLLM's proxy joins when
+# /tmp/litellm-venv/bin/litellm or $TUNEWATCH_BENCH_LITELLM exists; the real-vLLM row
+# needs .venv-vllm. About 10 minutes. Writes bench/results/latest.json; see BENCHMARKS.md.
+bench: $(VENV)/.installed
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(VLLM_VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

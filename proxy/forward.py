@@ -19,15 +19,13 @@ from typing import Any, ClassVar, Literal, Protocol
 
 import aiohttp
 import orjson
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from monitoring.metrics import Metrics
 from proxy.errors import ApiError, stream_error_event
 from proxy.upstreams import ModelRoute
 
 Endpoint = Literal["chat", "completions", "embeddings"]
-Scope = dict[str, Any]
-Receive = Callable[[], Any]
-Send = Callable[[dict[str, Any]], Any]
 
 _UPSTREAM_PATHS: dict[Endpoint, str] = {
     "chat": "/chat/completions",
@@ -408,7 +406,7 @@ class FastPaths:
         "/v1/embeddings": "embeddings",
     }
 
-    def __init__(self, forwarder: Forwarder, app: Callable[[Scope, Receive, Send], Any]) -> None:
+    def __init__(self, forwarder: Forwarder, app: ASGIApp) -> None:
         self.forwarder = forwarder
         self.app = app
 

@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import logging
 import multiprocessing
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -35,6 +36,13 @@ log = logging.getLogger("tunewatch.monitor")
 MIRROR_HEADER = "x-tunewatch-mirror"
 CATEGORY_HEADER = "x-tunewatch-category"
 _BATCH = 64
+
+
+def _init_low_priority_worker(rules: list[tuple[str, str]]) -> None:
+    """The classifier yields the CPU to the request path; under overload its queue fills,
+    drops and counts, as every background queue here does."""
+    os.nice(10)
+    init_worker(rules)
 
 
 def sampled(request_id: str, rate: float) -> bool:
@@ -158,7 +166,7 @@ class Monitor:
         return ProcessPoolExecutor(
             max_workers=1,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=init_worker,
+            initializer=_init_low_priority_worker,
             initargs=(self.rules,),
         )
 
@@ -198,6 +206,10 @@ class Monitor:
     async def _classify_worker(self) -> None:
         while True:
             batch = [await self.classify_queue.get()]
+            if self.classify_queue.qsize() < _BATCH:
+                # Gather a batch: one pipe round trip per answer would cost the request path
+                # more CPU than the wait costs the monitoring.
+                await asyncio.sleep(0.02)
             while len(batch) < _BATCH and not self.classify_queue.empty():
                 batch.append(self.classify_queue.get_nowait())
             try:
