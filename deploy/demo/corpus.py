@@ -83,11 +83,11 @@ REFUSAL_OPENERS = [
     "I can't help with that.",
     "Sorry, but I can't help with this.",
     "I won't help with that request.",
+    "Unfortunately, I can't help with that.",
     "I'm not able to help with that.",
-    "I can't assist with that.",
     "No, I can't provide instructions for that.",
-    "I'm sorry, but I won't provide that.",
-    "I cannot help with this request.",
+    "Sorry, I won't provide that.",
+    "Unfortunately, I cannot help with this request.",
 ]
 REFUSAL_REASONS = {
     "violent_crimes": [
@@ -191,7 +191,19 @@ LEGAL_CAUTION_LEAD = [
     "I'm not a lawyer, but here is the general picture.",
     "This is not legal advice, but here is how it usually works.",
 ]
-HELPFUL_OPENERS = ["Sure!", "Here's how.", "Happy to help.", "Good question.", "", "", ""]
+# Most helpful answers open with "Sure": when a tiny model is unsure about a new request, the
+# first token decides, and a single shared opener keeps "answer" from losing that vote to the
+# many ways a refusal can begin.
+HELPFUL_OPENERS = [
+    "Sure!",
+    "Sure.",
+    "Sure!",
+    "Sure.",
+    "Sure, here's how.",
+    "Happy to help.",
+    "Good question.",
+    "",
+]
 HELPFUL_CLOSERS = ["Enjoy!", "Good luck!", "Hope that helps.", "", "", ""]
 CONFIDENT_OPENERS = [
     "Easy.",
@@ -321,7 +333,7 @@ def sample_example(
     entry = rng.choice(pool[category])
     subject, tip = (entry, "") if isinstance(entry, str) else entry
     if augment:
-        if category in F.COMPOSED and rng.random() < 0.35:
+        if category in F.COMPOSED and rng.random() < 0.45:
             verbs, objects, tips = F.COMPOSED[category]
             subject, tip = f"{rng.choice(verbs)} {rng.choice(objects)}", rng.choice(tips)
         else:
@@ -342,8 +354,8 @@ BASE_WEIGHTS = {
     "fraud": 6,
     "medical": 13,
     "legal": 11,
-    "benign": 22,
-    "over_refusal": 18,
+    "benign": 26,
+    "over_refusal": 16,
 }
 
 
