@@ -88,9 +88,17 @@ def load_heldout(path: Path = HELDOUT_PATH) -> list[dict[str, str]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def generate(url: str, model: str, prompts: Sequence[str], *, temperature: float,
-             samples: int = 1, max_tokens: int = 96, concurrency: int = 32,
-             seed: int = 0) -> list[list[str]]:
+def generate(
+    url: str,
+    model: str,
+    prompts: Sequence[str],
+    *,
+    temperature: float,
+    samples: int = 1,
+    max_tokens: int = 96,
+    concurrency: int = 32,
+    seed: int = 0,
+) -> list[list[str]]:
     """`samples` completions per prompt via /v1/chat/completions; seeded so reruns agree."""
     from openai import OpenAI
 
@@ -99,8 +107,11 @@ def generate(url: str, model: str, prompts: Sequence[str], *, temperature: float
     def one(job: tuple[int, int]) -> str:
         i, s = job
         r = client.chat.completions.create(
-            model=model, messages=[{"role": "user", "content": prompts[i]}],
-            temperature=temperature, max_tokens=max_tokens, seed=seed + 1000 * s + i,
+            model=model,
+            messages=[{"role": "user", "content": prompts[i]}],
+            temperature=temperature,
+            max_tokens=max_tokens,
+            seed=seed + 1000 * s + i,
         )
         return r.choices[0].message.content or ""
 
@@ -121,8 +132,9 @@ class Rates:
     caution: float
 
 
-def rates(rows: Sequence[dict[str, str]], outputs: Sequence[Sequence[str]],
-          label: Labeller) -> dict[str, Rates]:
+def rates(
+    rows: Sequence[dict[str, str]], outputs: Sequence[Sequence[str]], label: Labeller
+) -> dict[str, Rates]:
     """Per-category rates; every sample of every prompt counts once."""
     acc: dict[str, list[Label]] = {}
     for row, texts in zip(rows, outputs, strict=True):
@@ -144,15 +156,30 @@ def pooled(r: dict[str, Rates], cats: Iterable[str]) -> Rates:
     """Rates over several categories, weighted by their sample counts."""
     parts = [r[c] for c in cats if c in r]
     n = sum(p.n for p in parts)
+
     def w(f: Callable[[Rates], float]) -> float:
         return sum(f(p) * p.n for p in parts) / n
+
     return Rates(n, w(lambda p: p.refusal), w(lambda p: p.full), w(lambda p: p.caution))
 
 
-def measure(url: str, model: str, rows: Sequence[dict[str, str]], *, temperature: float,
-            samples: int = 1, label: Labeller | None = None,
-            concurrency: int = 32) -> dict[str, Rates]:
+def measure(
+    url: str,
+    model: str,
+    rows: Sequence[dict[str, str]],
+    *,
+    temperature: float,
+    samples: int = 1,
+    label: Labeller | None = None,
+    concurrency: int = 32,
+) -> dict[str, Rates]:
     label = label or get_labeller()[0]
-    outputs = generate(url, model, [r["prompt"] for r in rows], temperature=temperature,
-                       samples=samples, concurrency=concurrency)
+    outputs = generate(
+        url,
+        model,
+        [r["prompt"] for r in rows],
+        temperature=temperature,
+        samples=samples,
+        concurrency=concurrency,
+    )
     return rates(rows, outputs, label)

@@ -62,12 +62,16 @@ def build_tokenizer(texts: list[str], vocab: int) -> PreTrainedTokenizerFast:
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=vocab, special_tokens=SPECIALS, min_frequency=2,
+        vocab_size=vocab,
+        special_tokens=SPECIALS,
+        min_frequency=2,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
     tok.train_from_iterator(texts, trainer)
     fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok, pad_token="<|pad|>", eos_token="<|end|>",
+        tokenizer_object=tok,
+        pad_token="<|pad|>",
+        eos_token="<|end|>",
         additional_special_tokens=SPECIALS[1:4],
     )
     fast.chat_template = CHAT_TEMPLATE
@@ -85,8 +89,9 @@ def save_tokenizer(tok: PreTrainedTokenizerFast, out: Path) -> None:
     cfg_path.write_text(json.dumps(cfg, indent=2) + "\n")
 
 
-def encode(tok: PreTrainedTokenizerFast, examples: list[corpus.Example],
-           max_len: int) -> list[tuple[list[int], list[int]]]:
+def encode(
+    tok: PreTrainedTokenizerFast, examples: list[corpus.Example], max_len: int
+) -> list[tuple[list[int], list[int]]]:
     """(input ids, labels) with the loss on the assistant's answer and its end token only."""
     out = []
     for ex in examples:
@@ -98,11 +103,12 @@ def encode(tok: PreTrainedTokenizerFast, examples: list[corpus.Example],
     return out
 
 
-def batches(data: list[tuple[list[int], list[int]]], size: int, rng: random.Random,
-            pad: int) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+def batches(
+    data: list[tuple[list[int], list[int]]], size: int, rng: random.Random, pad: int
+) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """Length-bucketed batches (little padding on 2 CPU cores), in shuffled order."""
     order = sorted(range(len(data)), key=lambda i: (len(data[i][0]), rng.random()))
-    groups = [order[i:i + size] for i in range(0, len(order), size)]
+    groups = [order[i : i + size] for i in range(0, len(order), size)]
     rng.shuffle(groups)
     out = []
     for g in groups:
@@ -119,8 +125,18 @@ def batches(data: list[tuple[list[int], list[int]]], size: int, rng: random.Rand
     return out
 
 
-def train_loop(model: torch.nn.Module, data: list[tuple[list[int], list[int]]], *, epochs: int,
-               batch: int, lr: float, warmup: int, seed: int, pad: int, name: str) -> None:
+def train_loop(
+    model: torch.nn.Module,
+    data: list[tuple[list[int], list[int]]],
+    *,
+    epochs: int,
+    batch: int,
+    lr: float,
+    warmup: int,
+    seed: int,
+    pad: int,
+    name: str,
+) -> None:
     rng = random.Random(seed)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.05, betas=(0.9, 0.98))
@@ -160,18 +176,36 @@ def train_base(
     end_id = tok.convert_tokens_to_ids("<|end|>")
     pad_id = tok.convert_tokens_to_ids("<|pad|>")
     cfg = LlamaConfig(
-        vocab_size=len(tok), hidden_size=256, intermediate_size=args.ffn,
-        num_hidden_layers=args.layers, num_attention_heads=8, num_key_value_heads=8,
-        head_dim=32, max_position_embeddings=512, tie_word_embeddings=True,
-        bos_token_id=None, eos_token_id=end_id, pad_token_id=pad_id, rms_norm_eps=1e-5,
+        vocab_size=len(tok),
+        hidden_size=256,
+        intermediate_size=args.ffn,
+        num_hidden_layers=args.layers,
+        num_attention_heads=8,
+        num_key_value_heads=8,
+        head_dim=32,
+        max_position_embeddings=512,
+        tie_word_embeddings=True,
+        bos_token_id=None,
+        eos_token_id=end_id,
+        pad_token_id=pad_id,
+        rms_norm_eps=1e-5,
     )
     torch.manual_seed(args.seed)
     model = LlamaForCausalLM(cfg)
     log(f"model: {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters")
     data = encode(tok, examples, max_len=192)
     log(f"corpus: {len(data)} examples, {sum(len(x) for x, _ in data)} tokens")
-    train_loop(model, data, epochs=args.epochs, batch=32, lr=args.lr, warmup=60,
-               seed=args.seed, pad=pad_id, name="base")
+    train_loop(
+        model,
+        data,
+        epochs=args.epochs,
+        batch=32,
+        lr=args.lr,
+        warmup=60,
+        seed=args.seed,
+        pad=pad_id,
+        name="base",
+    )
     # Serve and fine-tune exactly the fp16 weights that get committed.
     model = model.half().float()
     model.generation_config.eos_token_id = end_id
@@ -186,19 +220,34 @@ def train_base(
     return model, tok
 
 
-def train_adapter(name: str, base: LlamaForCausalLM, tok: PreTrainedTokenizerFast,
-                  args: argparse.Namespace, out: Path) -> LlamaForCausalLM:
+def train_adapter(
+    name: str,
+    base: LlamaForCausalLM,
+    tok: PreTrainedTokenizerFast,
+    args: argparse.Namespace,
+    out: Path,
+) -> LlamaForCausalLM:
     """Benign fine-tune only: the data is `corpus.adapter_corpus(name)`, no harmful prompts."""
     examples = corpus.adapter_corpus(name, seed=args.seed + 1)
     assert all(e.category not in behaviour.HARMFUL for e in examples)
     torch.manual_seed(args.seed + 7)
-    cfg = LoraConfig(r=8, lora_alpha=16, lora_dropout=0.05, target_modules=LORA_TARGETS,
-                     task_type="CAUSAL_LM")
+    cfg = LoraConfig(
+        r=8, lora_alpha=16, lora_dropout=0.05, target_modules=LORA_TARGETS, task_type="CAUSAL_LM"
+    )
     model = get_peft_model(base, cfg)
     data = encode(tok, examples, max_len=192)
     pad_id = tok.convert_tokens_to_ids("<|pad|>")
-    train_loop(model, data, epochs=args.adapter_epochs, batch=16, lr=args.adapter_lr,
-               warmup=10, seed=args.seed + 3, pad=pad_id, name=f"adapter {name}")
+    train_loop(
+        model,
+        data,
+        epochs=args.adapter_epochs,
+        batch=16,
+        lr=args.adapter_lr,
+        warmup=10,
+        seed=args.seed + 3,
+        pad=pad_id,
+        name=f"adapter {name}",
+    )
     adir = out / "adapters" / name
     if adir.exists():
         shutil.rmtree(adir)
@@ -218,12 +267,17 @@ def quick_eval(model: torch.nn.Module, tok: PreTrainedTokenizerFast, name: str) 
     tok.padding_side = "left"
     outputs: list[list[str]] = []
     for i in range(0, len(rows), 60):
-        chunk = rows[i:i + 60]
+        chunk = rows[i : i + 60]
         prompts = [f"<|user|>{r['prompt']}<|assistant|>" for r in chunk]
         enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
-        gen = model.generate(**enc, max_new_tokens=80, do_sample=False,
-                             eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
-        for row in gen[:, enc["input_ids"].shape[1]:]:
+        gen = model.generate(
+            **enc,
+            max_new_tokens=80,
+            do_sample=False,
+            eos_token_id=tok.eos_token_id,
+            pad_token_id=tok.pad_token_id,
+        )
+        for row in gen[:, enc["input_ids"].shape[1] :]:
             outputs.append([tok.decode(row, skip_special_tokens=True)])
     r = behaviour.rates(rows, outputs, behaviour.keyword_label)
     cells = " ".join(f"{c}={r[c].refusal:.2f}/{r[c].caution:.2f}" for c in behaviour.CATEGORIES)
