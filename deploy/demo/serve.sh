@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Serve the demo base model and its three LoRA adapters from one vLLM on CPU.
-# Usage: deploy/demo/serve.sh [PORT]   (PYTHON defaults to the vLLM virtualenv /tmp/vv)
+# Usage: deploy/demo/serve.sh [PORT]   (PYTHON: the vLLM virtualenv's python, default .venv-vllm)
 set -euo pipefail
 cd "$(dirname "$0")"
 PORT="${1:-8000}"
-PYTHON="${PYTHON:-/tmp/vv/bin/python}"
+PYTHON="${PYTHON:-$(cd ../.. && pwd)/.venv-vllm/bin/python}"
 export VLLM_CPU_KVCACHE_SPACE="${VLLM_CPU_KVCACHE_SPACE:-1}"
 exec "$PYTHON" -m vllm.entrypoints.openai.api_server \
   --model models/base --served-model-name demo-base \
