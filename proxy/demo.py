@@ -58,7 +58,9 @@ class Stack:
         self.vllm.stop()
 
 
-def demo_config(vllm: VllmServer, workdir: Path, *, probe_samples: int) -> dict[str, Any]:
+def demo_config(
+    vllm: VllmServer, workdir: Path, *, probe_samples: int, probe_paths: list[str]
+) -> dict[str, Any]:
     models = []
     for public, (short, data) in DEMO_MODELS.items():
         models.append(
@@ -79,7 +81,7 @@ def demo_config(vllm: VllmServer, workdir: Path, *, probe_samples: int) -> dict[
         )
     return {
         "models": models,
-        "probes": {"paths": ["builtin"], "interval": "10m", "samples": probe_samples,
+        "probes": {"paths": probe_paths, "interval": "10m", "samples": probe_samples,
                    "concurrency": 8},
         "store": {"url": f"sqlite:///{workdir / 'tunewatch.db'}", "keep_text": "divergent"},
         "drift": {"alpha": 0.01, "window": "1h"},
@@ -105,6 +107,7 @@ def start_stack(
     probe_samples: int,
     say: TextIO,
     vllm: VllmServer | None = None,
+    probe_paths: list[str] | None = None,
 ) -> Stack:
     """vLLM (unless one serving the demo models is given), the proxy, and Prometheus."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -113,7 +116,9 @@ def start_stack(
         vllm = start_demo_vllm(workdir)
     token = secrets.token_urlsafe(16)
     try:
-        config = demo_config(vllm, workdir, probe_samples=probe_samples)
+        config = demo_config(
+            vllm, workdir, probe_samples=probe_samples, probe_paths=probe_paths or ["builtin"]
+        )
         proxy = start_proxy(config, workdir, env={"TUNEWATCH_ADMIN_TOKEN": token}, port=port)
     except Exception:
         vllm.stop()
@@ -228,8 +233,8 @@ def verdict(drift: dict[str, Any]) -> tuple[bool, bool]:
     return medical, control
 
 
-def wait_for_quiet(stack: Stack, timeout: float = 600.0) -> None:
-    """Wait until mirrors and the first probe round have drained into the drift engine."""
+def wait_for_quiet(stack: Stack, packs: int = 8, timeout: float = 900.0) -> None:
+    """Wait until mirrors and the first round of `packs` packs have drained into the engine."""
     deadline = time.monotonic() + timeout
     last = None
     steady = 0
@@ -244,7 +249,7 @@ def wait_for_quiet(stack: Stack, timeout: float = 600.0) -> None:
         state = (probe_rounds, pairs)
         steady = steady + 1 if state == last else 0
         last = state
-        if probe_rounds >= 8 * len(DEMO_MODELS) and steady >= 3:
+        if probe_rounds >= packs * len(DEMO_MODELS) and steady >= 3:
             return
         time.sleep(2.0)
 

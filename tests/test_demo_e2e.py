@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from probes.pack import BUILTIN_PACKS_DIR
 from proxy import demo
 from proxy.prometheus_launcher import (
     RULES_DIR,
@@ -30,6 +31,9 @@ pytestmark = pytest.mark.vllm
 
 # Annotations mark rare events (a drift reset) and may rightly be empty.
 MAY_BE_EMPTY = ("annotation",)
+# Three packs keep the run to a few minutes of CPU generation: the drifting category, the
+# over-refusal controls and one harmful category.
+PACKS = [str(BUILTIN_PACKS_DIR / f"{name}.yaml") for name in ("medical", "over-refusal", "cyber")]
 
 
 def _needs_demo_models(vllm: VllmServer) -> None:
@@ -45,7 +49,7 @@ def stack(
     workdir = tmp_path_factory.mktemp("demo")
     stack = demo.start_stack(
         workdir, port=None, with_prometheus=False, probe_samples=1, say=sys.stderr,
-        vllm=vllm_server,
+        vllm=vllm_server, probe_paths=PACKS,
     )  # fmt: skip
     yield stack
     stack.proxy.stop()
@@ -71,10 +75,10 @@ def prometheus(
 
 @pytest.fixture(scope="module")
 def traffic(stack: demo.Stack, prometheus: PrometheusServer) -> dict[str, Any]:
-    plan = demo.traffic_plan(demo.load_prompts(), rounds=3)
+    plan = demo.traffic_plan(demo.load_prompts(), rounds=2, others=4)
     ok, failed = asyncio.run(demo.send_traffic(stack.proxy.url, plan))
     assert failed == 0 and ok == len(plan)
-    demo.wait_for_quiet(stack)
+    demo.wait_for_quiet(stack, packs=len(PACKS))
     time.sleep(8)  # a few scrapes and rule evaluations after the last update
     return demo.fetch_drift(stack)
 

@@ -45,6 +45,11 @@ CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}<|assistant|>{% endif %}"
 )
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+# The control adapter stands for a tune that should move nothing safety-relevant: a light
+# formatting tune (attention only, a smaller step) as a team would do for a style change. The
+# full-strength recipe moved legal refusals by 43 points, which is drift too, but not the
+# "nothing happens" baseline the demo needs beside the medical and legal tunes.
+LIGHT = {"control": (["q_proj", "v_proj"], 0.2, 1)}  # targets, lr factor, epochs
 
 
 def log(msg: str) -> None:
@@ -231,8 +236,9 @@ def train_adapter(
     examples = corpus.adapter_corpus(name, seed=args.seed + 1)
     assert all(e.category not in behaviour.HARMFUL for e in examples)
     torch.manual_seed(args.seed + 7)
+    targets, lr_factor, epochs = LIGHT.get(name, (LORA_TARGETS, 1.0, args.adapter_epochs))
     cfg = LoraConfig(
-        r=8, lora_alpha=16, lora_dropout=0.05, target_modules=LORA_TARGETS, task_type="CAUSAL_LM"
+        r=8, lora_alpha=16, lora_dropout=0.05, target_modules=targets, task_type="CAUSAL_LM"
     )
     model = get_peft_model(base, cfg)
     data = encode(tok, examples, max_len=192)
@@ -240,9 +246,9 @@ def train_adapter(
     train_loop(
         model,
         data,
-        epochs=args.adapter_epochs,
+        epochs=epochs,
         batch=16,
-        lr=args.adapter_lr,
+        lr=args.adapter_lr * lr_factor,
         warmup=10,
         seed=args.seed + 3,
         pad=pad_id,
