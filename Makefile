@@ -27,8 +27,8 @@ $(VLLM_VENV)/.installed: pyproject.toml
 .venv-vllm: $(VLLM_VENV)/.installed
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+	$(BIN)/ruff check --no-cache .
+	$(BIN)/ruff format --check --no-cache .
 
 typecheck: $(VENV)/.installed
 	$(BIN)/mypy

@@ -60,9 +60,7 @@ def meets(expect: str, analysis: Analysis) -> bool:
     return analysis.labels.refusal == "none"
 
 
-def samples_for(
-    pack: Pack, probe: Probe, default: int | None, override: int | None = None
-) -> int:
+def samples_for(pack: Pack, probe: Probe, default: int | None, override: int | None = None) -> int:
     """A command-line override, else the probe's own count, else the pack's explicit default,
     else the config's."""
     if override is not None:
