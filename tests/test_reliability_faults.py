@@ -13,8 +13,8 @@ import openai
 
 from proxy.vllm_launcher import free_port
 from tests.conftest import ProxyFactory
-from tests.support.processes import Process
-from tests.support.reliability import metric, start_fake_upstream_on, wait_until
+from tests.support.processes import Process, start_fake_upstream
+from tests.support.reliability import metric, wait_until
 
 MESSAGES: Any = [{"role": "user", "content": "How long should I knead bread dough?"}]
 
@@ -76,7 +76,7 @@ def test_mirror_recovers_when_the_base_comes_back(
     ready = httpx.get(proc.root + "/readyz").json()
     assert [u["ok"] for u in ready["upstreams"] if u["role"] == "base"] == [False]
 
-    base = start_fake_upstream_on(port, tmp_path)  # the base returns, same address
+    base = start_fake_upstream(tmp_path, port)  # the base returns, same address
     try:
         for _ in range(5):
             client.chat.completions.create(model="m", messages=MESSAGES)

@@ -17,13 +17,12 @@ import httpx
 
 from proxy.vllm_launcher import REPO_ROOT, free_port
 from tests.conftest import ProxyFactory
-from tests.support.processes import Process
+from tests.support.processes import Process, start_fake_upstream
 from tests.support.reliability import (
     metric,
     metrics_text,
     raw_http,
     series_count,
-    start_fake_upstream_on,
     wait_until,
 )
 
@@ -243,7 +242,7 @@ def _responses(proc: Process) -> str:
 def test_clients_cannot_choose_the_upstream(
     proxy_factory: ProxyFactory, fake_upstream: Process, tmp_path: Path
 ) -> None:
-    decoy = start_fake_upstream_on(free_port(), tmp_path)
+    decoy = start_fake_upstream(tmp_path, free_port())
     try:
         config = _config(
             fake_upstream.url, tmp_path / "tw.db",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from proxy.proxy_launcher import Process, start_proxy, wait_http
@@ -14,9 +15,10 @@ __all__ = ["Process", "start_fake_upstream", "start_proxy"]
 SUPPORT = Path(__file__).resolve().parent
 
 
-def start_fake_upstream(workdir: Path) -> Process:
-    port = free_port()
-    log_path = workdir / f"fake-{port}.log"
+def start_fake_upstream(workdir: Path, port: int | None = None) -> Process:
+    """The scripted upstream, on `port` when given (to bring a 'dead' upstream back)."""
+    port = port or free_port()
+    log_path = workdir / f"fake-{port}-{time.monotonic_ns()}.log"
     process = subprocess.Popen(
         [sys.executable, str(SUPPORT / "fake_upstream.py"), str(port)],
         stdout=log_path.open("wb"),

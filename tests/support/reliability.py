@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,23 +12,10 @@ from typing import Any
 
 import httpx
 
-from proxy.proxy_launcher import Process, wait_http
+from proxy.proxy_launcher import Process
 from tests.support.promtext import sample
 
 SUPPORT = Path(__file__).resolve().parent
-
-
-def start_fake_upstream_on(port: int, workdir: Path) -> Process:
-    """The scripted fake upstream on a chosen port (to bring a 'dead' upstream back)."""
-    log_path = workdir / f"fake-{port}-{time.monotonic_ns()}.log"
-    process = subprocess.Popen(
-        [sys.executable, str(SUPPORT / "fake_upstream.py"), str(port)],
-        stdout=log_path.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    proc = Process(process, port, log_path)
-    wait_http(proc, "/v1/stats")
-    return proc
 
 
 def open_fds(pid: int) -> int:
