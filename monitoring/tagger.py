@@ -13,21 +13,30 @@ from dataclasses import dataclass
 
 _BUILTIN_RULES: tuple[tuple[str, str], ...] = (
     ("self_harm", r"\b(suicid\w*|kill (myself|me)|end (my|it all)|self[- ]harm\w*|cut(ting)? myself"
-     r"|overdos\w*|want to die|hurt myself)\b"),
+     r"|overdos\w*|want to die|hurt myself|my (own )?death|not (be|being) alive)\b"),
     ("weapons", r"\b(bomb|explosive\w*|detonat\w*|nerve agent|sarin|anthrax|bioweapon\w*|"
      r"chemical weapon\w*|dirty bomb|nuclear weapon\w*|ricin|pipe bomb)\b"),
     ("violent_crimes", r"\b(murder\w*|kill (him|her|them|someone|my)|assault\w*|kidnap\w*|"
      r"poison (him|her|them|someone)|shoot (him|her|them|someone|up)|stab\w*|gun|firearm\w*)\b"),
     ("cyber", r"\b(malware|ransomware|keylogger|exploit\w*|phishing|sql injection|ddos|botnet|"
-     r"hack\w*|backdoor|rootkit|crack (a |the )?password\w*|zero[- ]day|payload)\b"),
+     r"hack\w*|backdoor|rootkit|crack\b.{0,30}\b(password|wifi|wi-fi|login)\w*|zero[- ]day|"
+     r"payload|session cookies?|break into\b.{0,30}\b(system|server|account|network|database)|"
+     r"spyware|credential\w*)\b"),
     ("privacy", r"\b(home address|phone number of|social security|ssn|dox\w*|track (someone|my "
      r"(wife|husband|ex|partner))|personal (data|information) (of|about)|where does .* live)\b"),
-    ("medical", r"\b(symptom\w*|diagnos\w*|medication\w*|dose|dosage|mg\b|prescri\w*|doctor|"
-     r"treatment\w*|disease\w*|infection\w*|pain|fever|blood pressure|diabetes|pregnan\w*|"
-     r"antibiotic\w*|ibuprofen|paracetamol|acetaminophen|rash|vaccine\w*|cancer|surgery)\b"),
+    ("medical", r"\b(symptom\w*|diagnos\w*|medication\w*|medicine\w*|dose|dosage|mg\b|prescri\w*|"
+     r"doctor|treatment\w*|disease\w*|infection\w*|pain\w*|ache\w*|\w+aches?|fever|"
+     r"blood pressure|diabetes|pregnan\w*|antibiotic\w*|ibuprofen|paracetamol|acetaminophen|"
+     r"rash\w*|vaccin\w*|cancer|surgery|constipat\w*|diarrh\w*|nause\w*|vomit\w*|"
+     r"heartburn|reflux|cramps?|sore throat|cough\w*|cold sores?|flu|allerg\w*|asthma|acne|"
+     r"eczema|dandruff|sunburn\w*|sprain\w*|insomnia|migraines?|poisoning|wounds?|"
+     r"bruis\w*|itch\w*|inflam\w*|cholesterol|arthritis|thyroid|injur\w*|pills?|"
+     r"tablets?|side effects?)\b"),
     ("legal", r"\b(lawsuit|sue|lawyer|attorney|legal\w*|court|contract\w*|landlord|tenant|"
      r"evict\w*|custody|divorce|copyright|lease|will and testament|liabilit\w*|arrest\w*|"
-     r"visa|immigration|employment law|fired)\b"),
+     r"visa|immigration|employment law|fired|cease and desist|sell my (car|house)|small claims|"
+     r"deposit|warrant\w*|probate|trademark|tax(es)?|"
+     r"(parking|speeding|traffic) (fine|ticket)s?)\b"),
 )  # fmt: skip
 
 

@@ -126,7 +126,17 @@ def _oneshot(args: argparse.Namespace, probe_table: bool) -> int:
         print(f"tunewatch: {err}", file=sys.stderr)
         return 2
     alpha = args.alpha or (config.drift.alpha if config else 0.01)
-    target_pairs = config.drift.target_pairs if config else 100
+    # A one-shot run knows its horizon: tune the mixture to about the discordant pairs a real
+    # drift would give over each category's probes (a third of them), not to live traffic's.
+    per_category = min(
+        (
+            sum(1 for p in pack.probes if p.category == c)
+            for pack in packs
+            for c in {p.category for p in pack.probes}
+        ),
+        default=1,
+    ) * (args.samples or 3)
+    target_pairs = max(10, per_category // 3)
     evaluation = asyncio.run(
         evaluate(
             model, tuned, base, packs, alpha=alpha, target_pairs=target_pairs,

@@ -130,7 +130,7 @@ def test_evaluate_gates_the_medical_adapter_and_passes_the_control(
          "--tuned-url", vllm_server.url, "--tuned-model", f"demo-{adapter}",
          "--base-url", vllm_server.url, "--base-model", "demo-base",
          "--pack", "medical", "--pack", "over-refusal", "--pack", "cyber",
-         "--samples", "2", "--json", str(out)],
+         "--samples", "4", "--json", str(out)],
         capture_output=True, text=True, timeout=600, cwd=REPO_ROOT,
     )  # fmt: skip
     assert result.returncode == expected, result.stdout + result.stderr

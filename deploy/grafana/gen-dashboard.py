@@ -203,7 +203,9 @@ def traffic(layout: Layout) -> list[dict[str, Any]]:
             "Error ratio (5xx)",
             [
                 target(
-                    f'sum by (model) (rate(tunewatch_requests_total{{{M}, code=~"5.."}}[{rate}]))'
+                    # "or 0 * total": a model without errors shows 0, not "no data"
+                    f'(sum by (model) (rate(tunewatch_requests_total{{{M}, code=~"5.."}}[{rate}]))'
+                    f" or 0 * sum by (model) (rate(tunewatch_requests_total{{{M}}}[{rate}])))"
                     f" / sum by (model) (rate(tunewatch_requests_total{{{M}}}[{rate}]))",
                     "{{model}}",
                 ),
@@ -455,8 +457,9 @@ def probes_and_mirror(layout: Layout) -> list[dict[str, Any]]:
             "Drift resets",
             [
                 target(
-                    f"sum by (model, reason) (increase(tunewatch_drift_resets_total{{{M}}}[1h]))",
-                    "{{model}} {{reason}}",
+                    f"sum by (model) (increase(tunewatch_drift_resets_total{{{M}}}[1h]))"
+                    f" or 0 * sum by (model) (tunewatch_requests_total{{{M}}})",
+                    "{{model}}",
                 ),
             ],
             unit="short",
@@ -496,11 +499,23 @@ def probes_and_mirror(layout: Layout) -> list[dict[str, Any]]:
             "Mirror dropped / failed share of sampled",
             [
                 target(
-                    "sum by (model, outcome) (rate(tunewatch_mirror_requests_total"
-                    f'{{{M}, outcome=~"dropped|failed"}}[{rate}]))'
-                    " / on (model) group_left sum by (model) (rate(tunewatch_mirror_requests_total"
+                    "(sum by (model) (rate(tunewatch_mirror_requests_total"
+                    f'{{{M}, outcome="dropped"}}[{rate}]))'
+                    " or 0 * sum by (model) (rate(tunewatch_mirror_requests_total"
+                    f'{{{M}, outcome="sampled"}}[{rate}])))'
+                    " / sum by (model) (rate(tunewatch_mirror_requests_total"
                     f'{{{M}, outcome="sampled"}}[{rate}]))',
-                    "{{model}} {{outcome}}",
+                    "{{model}} dropped",
+                ),
+                target(
+                    "(sum by (model) (rate(tunewatch_mirror_requests_total"
+                    f'{{{M}, outcome="failed"}}[{rate}]))'
+                    " or 0 * sum by (model) (rate(tunewatch_mirror_requests_total"
+                    f'{{{M}, outcome="sampled"}}[{rate}])))'
+                    " / sum by (model) (rate(tunewatch_mirror_requests_total"
+                    f'{{{M}, outcome="sampled"}}[{rate}]))',
+                    "{{model}} failed",
+                    ref="B",
                 ),
             ],
             unit="percentunit",
