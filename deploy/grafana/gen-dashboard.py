@@ -239,7 +239,9 @@ def traffic(layout: Layout) -> list[dict[str, Any]]:
             [
                 target(
                     "sum by (model, role, kind) "
-                    f"(rate(tunewatch_upstream_errors_total{{{M}}}[{rate}]))",
+                    f"(rate(tunewatch_upstream_errors_total{{{M}}}[{rate}]))"
+                    # no errors yet: 0 per model rather than "no data"
+                    f" or 0 * sum by (model) (rate(tunewatch_requests_total{{{M}}}[{rate}]))",
                     "{{model}} {{role}} {{kind}}",
                 ),
             ],
