@@ -282,7 +282,7 @@ def run_once(workdir: Path, port: int | None, with_prometheus: bool, out: TextIO
                         say=out)  # fmt: skip
     try:
         banner(stack, out)
-        plan = traffic_plan(load_prompts(), rounds=3)
+        plan = traffic_plan(load_prompts(), rounds=4)
         out.write(f"sending {len(plan)} requests through the proxy ...\n")
         ok, failed = asyncio.run(send_traffic(stack.proxy.url, plan))
         out.write(f"  {ok} answered, {failed} failed; waiting for mirrors and probes ...\n")
