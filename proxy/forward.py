@@ -223,6 +223,17 @@ class Forwarder:
             if not message.get("more_body", False):
                 return b"".join(parts)
 
+    def _post(
+        self, route: ModelRoute, kind: Endpoint, payload: dict[str, Any], request_id: str
+    ) -> Any:
+        """The upstream call; awaited for a stream, used as a context manager when unary."""
+        return self.session.post(
+            route.upstream + _UPSTREAM_PATHS[kind],
+            data=orjson.dumps(payload),
+            headers=route.request_headers(request_id),
+            timeout=route.client_timeout,
+        )
+
     async def _unary(
         self,
         route: ModelRoute,
@@ -234,12 +245,7 @@ class Forwarder:
         state: _State,
     ) -> None:
         try:
-            async with self.session.post(
-                route.upstream + _UPSTREAM_PATHS[kind],
-                data=orjson.dumps(payload),
-                headers=route.request_headers(exchange.request_id),
-                timeout=route.client_timeout,
-            ) as resp:
+            async with self._post(route, kind, payload, exchange.request_id) as resp:
                 raw = await resp.read()
                 status = resp.status
                 content_type = resp.headers.get("Content-Type", "application/json")
@@ -282,12 +288,7 @@ class Forwarder:
         state: _State,
     ) -> None:
         try:
-            resp = await self.session.post(
-                route.upstream + _UPSTREAM_PATHS[kind],
-                data=orjson.dumps(payload),
-                headers=route.request_headers(exchange.request_id),
-                timeout=route.client_timeout,
-            )
+            resp = await self._post(route, kind, payload, exchange.request_id)
         except Exception as exc:
             raise self._upstream_failure(route, exc) from None
         try:
