@@ -33,7 +33,7 @@ from proxy.config import Config, secret
 from proxy.errors import error_body
 from proxy.forward import Endpoint, Forwarder
 from proxy.monitor import CATEGORY_HEADER, MIRROR_HEADER, Monitor
-from proxy.upstreams import ModelRoute, build_routes, upstream_headers
+from proxy.upstreams import ModelRoute, build_routes, served_entry, upstream_headers
 
 log = logging.getLogger("tunewatch")
 
@@ -273,13 +273,6 @@ async def check_upstreams(
     session: aiohttp.ClientSession, routes: dict[str, ModelRoute]
 ) -> list[dict[str, Any]]:
     """Ask every upstream's `/models` whether it serves the model we route to it."""
-    targets: list[tuple[str, str, str, str, dict[str, str]]] = []
-    for route in routes.values():
-        targets.append((route.name, "tuned", route.upstream, route.target_model, route.headers))
-        base = route.config.base
-        if base is not None:
-            base_headers = upstream_headers(base.api_key_env)
-            targets.append((route.name, "base", base.upstream, base.model, base_headers))
 
     async def probe(
         model: str, role: str, url: str, served: str, headers: dict[str, str]
@@ -291,17 +284,14 @@ async def check_upstreams(
             "served_model": served,
         }
         try:
-            async with session.get(
-                url + "/models", headers=headers, timeout=aiohttp.ClientTimeout(total=3.0)
-            ) as resp:
-                if resp.status != 200:
-                    return {**result, "ok": False, "error": f"HTTP {resp.status}"}
-                listing = await resp.json(content_type=None)
+            status, entry = await served_entry(session, url, served, headers, timeout=3.0)
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             return {**result, "ok": False, "error": type(exc).__name__}
-        ids = {m.get("id") for m in listing.get("data", []) if isinstance(m, dict)}
-        if served not in ids:
+        if status != 200:
+            return {**result, "ok": False, "error": f"HTTP {status}"}
+        if entry is None:
             return {**result, "ok": False, "error": "model not served"}
         return {**result, "ok": True}
 
+    targets = [(route.name, *t) for route in routes.values() for t in route.targets()]
     return list(await asyncio.gather(*(probe(*t) for t in targets)))

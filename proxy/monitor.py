@@ -29,7 +29,7 @@ from monitoring.metrics import Metrics
 from monitoring.store import Observation, Store
 from proxy.config import Config
 from proxy.forward import Exchange
-from proxy.upstreams import ModelRoute, upstream_headers
+from proxy.upstreams import ModelRoute, served_entry, upstream_headers
 
 log = logging.getLogger("tunewatch.monitor")
 
@@ -322,18 +322,8 @@ class Monitor:
         """What the upstreams say they serve under the tuned and base names (root and parent)."""
         assert self.session is not None
         parts = []
-        targets = [(route.upstream, route.target_model, route.headers)]
-        base = route.config.base
-        if base is not None:
-            targets.append((base.upstream, base.model, upstream_headers(base.api_key_env)))
-        for url, served, headers in targets:
-            async with self.session.get(
-                url + "/models", headers=headers, timeout=aiohttp.ClientTimeout(total=5)
-            ) as resp:
-                if resp.status != 200:
-                    return None
-                listing = orjson.loads(await resp.read())
-            entry = next((m for m in listing.get("data", []) if m.get("id") == served), None)
+        for _, url, served, headers in route.targets():
+            _, entry = await served_entry(self.session, url, served, headers, timeout=5.0)
             if entry is None:
                 return None
             parts.append(f"{served}={entry.get('root')}<{entry.get('parent')}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 import orjson
@@ -25,6 +26,33 @@ class ModelRoute:
 
     def request_headers(self, request_id: str) -> dict[str, str]:
         return {**self.headers, "X-Request-ID": request_id}
+
+    def targets(self) -> list[tuple[str, str, str, dict[str, str]]]:
+        """(role, upstream URL, served name, headers) for the tuned model and its base."""
+        found = [("tuned", self.upstream, self.target_model, self.headers)]
+        base = self.config.base
+        if base is not None:
+            found.append(("base", base.upstream, base.model, upstream_headers(base.api_key_env)))
+        return found
+
+
+async def served_entry(
+    session: aiohttp.ClientSession,
+    url: str,
+    served: str,
+    headers: dict[str, str],
+    timeout: float,
+) -> tuple[int, dict[str, Any] | None]:
+    """(HTTP status, the `/models` entry for `served` or None) from an upstream's listing."""
+    async with session.get(
+        url + "/models", headers=headers, timeout=aiohttp.ClientTimeout(total=timeout)
+    ) as resp:
+        if resp.status != 200:
+            return resp.status, None
+        listing = orjson.loads(await resp.read())
+    data = listing.get("data", []) if isinstance(listing, dict) else []
+    entry = next((m for m in data if isinstance(m, dict) and m.get("id") == served), None)
+    return 200, entry
 
 
 def _renamer(upstream_name: str, public_name: str) -> Callable[[bytes], bytes]:
