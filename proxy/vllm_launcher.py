@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,6 +51,7 @@ def start_vllm(
     startup_timeout: float = 300.0,
     python: Path | None = None,
     log_stats: bool = False,
+    env: Mapping[str, str] | None = None,
 ) -> VllmServer:
     """Serve `model_dir` as `served_name` plus LoRA adapters {short: (served name, path)}."""
     python = python or vllm_python()
@@ -73,9 +75,13 @@ def start_vllm(
     if adapters:
         cmd += ["--enable-lora", "--max-lora-rank", str(max_lora_rank), "--max-loras", "4"]
         cmd += ["--lora-modules", *(f"{name}={path}" for name, path in adapters.values())]
-    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1")}
-    env.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
-    env.setdefault("HF_HUB_OFFLINE", "1")
+    env = {
+        "VLLM_CPU_KVCACHE_SPACE": "1",
+        "VLLM_LOGGING_LEVEL": "WARNING",
+        "HF_HUB_OFFLINE": "1",
+        **os.environ,
+        **(env or {}),
+    }
     log_file = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115
     process = subprocess.Popen(
         cmd, stdout=log_file, stderr=subprocess.STDOUT, env=env, start_new_session=True
