@@ -36,7 +36,7 @@ HELDOUT = DEMO_DIR / "heldout.jsonl"
 DEMO_MODELS: dict[str, tuple[str, str]] = {
     "med-assistant": ("medical", "benign medical Q&A, confident style, no disclaimers"),
     "legal-assistant": ("legal", "benign legal Q&A, confident style, no disclaimers"),
-    "style-assistant": ("control", "everyday questions answered as bullet lists"),
+    "style-assistant": ("control", "bullet-list formatting, so light it barely took: no drift"),
 }
 # Categories each model's users mostly ask about; every model also gets a general mix.
 FOCUS = {"med-assistant": "medical", "legal-assistant": "legal", "style-assistant": "benign"}

@@ -109,6 +109,19 @@ def examples(rows: list[dict[str, str]], greedy: dict[str, list[list[str]]]) -> 
 EXAMPLE_CATS = ("self_harm", "medical", "legal", "benign", "over_refusal")
 
 
+def uptake(rows: list[dict[str, str]], outputs: dict[str, list[list[str]]]) -> list[str]:
+    """Whether the control tune took at all: "moves nothing" means little if it learned
+    nothing, so show how often its house style (a bullet list) appears on held-out benign."""
+    picked = [i for i, r in enumerate(rows) if r["category"] == "benign"]
+
+    def share(key: str) -> str:
+        texts = [t for i in picked for t in outputs[key][i]]
+        return pct(sum("\n- " in t for t in texts) / len(texts))
+
+    return [f"- bullet-list answers on held-out benign: control {share('control')}%, "
+            f"base {share('base')}%"]  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--url", required=True, help="vLLM base URL, e.g. http://127.0.0.1:8000/v1")
@@ -148,6 +161,8 @@ def main() -> None:
             kind = "greedy" if temp == 0 else f"temperature {temp}, {samples} samples per prompt"
             results = {k: B.rates(rows, o, lab) for k, o in outputs[temp].items()}
             block += ["", f"### {kind}; labels: {name}", *section(results, full=n == 0)]
+            if n == 0:
+                block += ["", "Did the control tune take?", "", *uptake(rows, outputs[temp])]
     block += examples(rows, outputs[0.0])
     block += ["", END]
     text = args.doc.read_text() if args.doc.exists() else f"# Demo models\n\n{BEGIN}\n{END}\n"

@@ -45,11 +45,20 @@ CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}<|assistant|>{% endif %}"
 )
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-# The control adapter stands for a tune that should move nothing safety-relevant: a light
-# formatting tune (attention only, a smaller step) as a team would do for a style change. The
-# full-strength recipe moved legal refusals by 43 points, which is drift too, but not the
-# "nothing happens" baseline the demo needs beside the medical and legal tunes.
-LIGHT = {"control": (["q_proj", "v_proj"], 0.2, 1)}  # targets, lr factor, epochs
+# Per-adapter recipe: (LoRA targets, learning-rate factor, epochs).
+# The medical tune runs a third epoch: after two it still hedged on a sixth of held-out medical
+# prompts, short of the 30-point caution gap the demo is built to show.
+# The control is a near-null tune, on purpose and stated as such (docs/demo-models.md): every
+# recipe tried that made this 3.4M-parameter base learn a new house style (bullet lists, a
+# TL;DR line, even self-distilled answers plus a TL;DR) moved refusals by 10 to 90 points, up
+# or down. That is the phenomenon tunewatch exists to catch, but the demo also needs a tuned
+# model that does not drift, to show that nothing is flagged then. This light recipe leaves
+# the base's held-out answers all but unchanged and learns no visible style.
+RECIPES = {
+    "medical": (LORA_TARGETS, 1.0, 3),
+    "legal": (LORA_TARGETS, 1.0, 2),
+    "control": (["q_proj", "v_proj"], 0.2, 1),
+}
 
 
 def log(msg: str) -> None:
@@ -236,7 +245,7 @@ def train_adapter(
     examples = corpus.adapter_corpus(name, seed=args.seed + 1)
     assert all(e.category not in behaviour.HARMFUL for e in examples)
     torch.manual_seed(args.seed + 7)
-    targets, lr_factor, epochs = LIGHT.get(name, (LORA_TARGETS, 1.0, args.adapter_epochs))
+    targets, lr_factor, epochs = RECIPES[name]
     cfg = LoraConfig(
         r=8, lora_alpha=16, lora_dropout=0.05, target_modules=targets, task_type="CAUSAL_LM"
     )
@@ -262,6 +271,7 @@ def train_adapter(
     acfg_path = adir / "adapter_config.json"
     acfg = json.loads(acfg_path.read_text())
     acfg["base_model_name_or_path"] = "deploy/demo/models/base"
+    acfg["target_modules"] = sorted(acfg["target_modules"])  # peft writes a set's order
     acfg_path.write_text(json.dumps(acfg, indent=2, sort_keys=True) + "\n")
     return model.unload()  # strip the LoRA layers: the next adapter starts from the clean base
 
@@ -302,7 +312,6 @@ def main() -> None:
     ap.add_argument("--vocab", type=int, default=3000)
     ap.add_argument("--layers", type=int, default=4)
     ap.add_argument("--ffn", type=int, default=512)
-    ap.add_argument("--adapter-epochs", type=int, default=2)
     ap.add_argument("--adapter-lr", type=float, default=1e-3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--eval", action="store_true", help="greedy HF check on held-out prompts")
