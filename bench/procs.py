@@ -143,8 +143,9 @@ def tunewatch_config(
     upstream_model: str = "bench-tuned",
     base_model: str = "bench-base",
     mirror_queue_size: int | None = None,
+    classify_rate: float = 1.0,
 ) -> dict[str, object]:
-    monitor: dict[str, int] = {}
+    monitor: dict[str, float] = {"classify_rate": classify_rate}
     if mirror_queue_size is not None:
         monitor["mirror_queue_size"] = mirror_queue_size
     return {

@@ -45,6 +45,10 @@ def _init_low_priority_worker(rules: list[tuple[str, str]]) -> None:
     init_worker(rules)
 
 
+# Salted so the live classification sample is independent of the mirror sample.
+_CLASSIFY_SALT = "classify:"
+
+
 def sampled(request_id: str, rate: float) -> bool:
     """Deterministic per request id, so retries and replicas agree on what was mirrored."""
     if rate <= 0.0:
@@ -89,6 +93,7 @@ class Monitor:
         self.known_categories = set(known_categories)
         self.rules = rules
         self.keep_text = config.store.keep_text
+        self.classify_rate = config.monitor.classify_rate
         self.classify_queue: asyncio.Queue[Pending] = asyncio.Queue(config.monitor.queue_size)
         self.mirror_queue: asyncio.Queue[MirrorJob] = asyncio.Queue(
             config.monitor.mirror_queue_size
@@ -131,6 +136,8 @@ class Monitor:
         if not exchange.complete:  # failed or abandoned: nothing to classify, nothing to pair
             if job is not None and not job.tuned.done():
                 job.tuned.set_result(None)
+            return
+        if job is None and not sampled(_CLASSIFY_SALT + exchange.request_id, self.classify_rate):
             return
         item = Item(
             request=exchange.request,

@@ -235,3 +235,44 @@ def test_new_weights_under_the_same_name_reset_the_evidence(
     time.sleep(2.5)
     assert _metric(again, 'tunewatch_drift_resets_total{model="m",reason="model_changed"}') == 0
     assert _pairs(again) == 0  # the stored reset still hides the old evidence
+
+
+def _live_answers(proc: Process, model: str) -> float:
+    lines = httpx.get(proc.root + "/metrics").text.splitlines()
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in lines
+        if line.startswith("tunewatch_responses_total{")
+        and f'model="{model}"' in line
+        and 'source="live"' in line
+    )
+
+
+@pytest.mark.vllm
+def test_classify_rate_samples_unmirrored_answers_and_never_mirrored_ones(
+    proxy_factory: ProxyFactory, fake_upstream: Process, tmp_path: Path
+) -> None:
+    def model(name: str, mirror: float) -> dict[str, Any]:
+        return {"name": name, "upstream": fake_upstream.url, "upstream_model": "ok",
+                "base": {"upstream": fake_upstream.url, "model": "ok"},
+                "mirror": {"rate": mirror}}  # fmt: skip
+
+    proc = proxy_factory({
+        "models": [model("sampled", 0.0), model("mirrored", 1.0)],
+        "monitor": {"classify_rate": 0.25},
+        "probes": {"enabled": False},
+        "store": {"url": f"sqlite:///{tmp_path / 'tw.db'}"},
+    })  # fmt: skip
+    client = openai.OpenAI(base_url=proc.url, api_key="k", max_retries=0, timeout=5)
+    ids = [f"classify-test-{i}" for i in range(40)]
+    for rid in ids:
+        for name in ("sampled", "mirrored"):
+            client.chat.completions.create(
+                model=name, messages=MESSAGES, extra_headers={"X-Request-ID": f"{name}-{rid}"}
+            )
+    chosen = sum(sampled(f"classify:sampled-{rid}", 0.25) for rid in ids)
+    assert 0 < chosen < len(ids)  # the sample is a real subset
+    _wait(lambda: _live_answers(proc, "mirrored") == len(ids), proc, 30)
+    _wait(lambda: _live_answers(proc, "sampled") == chosen, proc, 30)
+    time.sleep(0.5)  # nothing beyond the sample arrives late
+    assert _live_answers(proc, "sampled") == chosen
