@@ -1,7 +1,8 @@
 """The floor a Python proxy can reach: a bare aiohttp passthrough, no monitoring, no parsing.
 
 Serves POST /v1/{path} with aiohttp's web server on uvloop and relays the body to the upstream
-over a pooled keep-alive session, passing the status and body back. A baseline for the
+over a pooled keep-alive session, passing the status and body back (an SSE answer chunk by
+chunk, as it arrives). A baseline for the
 benchmark, not a product. Usage: python -m bench.passthrough --port P --upstream URL
 """
 
@@ -24,7 +25,7 @@ def make_app(upstream: str) -> web.Application:
     async def stop(app: web.Application) -> None:
         await app["session"].close()
 
-    async def relay(request: web.Request) -> web.Response:
+    async def relay(request: web.Request) -> web.StreamResponse:
         body = await request.read()
         session: aiohttp.ClientSession = request.app["session"]
         async with session.post(
@@ -32,9 +33,17 @@ def make_app(upstream: str) -> web.Application:
             data=body,
             headers={"Content-Type": "application/json"},
         ) as resp:
-            return web.Response(
-                body=await resp.read(), status=resp.status, content_type="application/json"
-            )
+            if resp.content_type != "text/event-stream":
+                return web.Response(
+                    body=await resp.read(), status=resp.status, content_type="application/json"
+                )
+            out = web.StreamResponse(status=resp.status)
+            out.content_type = "text/event-stream"
+            await out.prepare(request)
+            async for chunk in resp.content.iter_any():  # relayed as it arrives
+                await out.write(chunk)
+            await out.write_eof()
+            return out
 
     app.on_startup.append(start)
     app.on_cleanup.append(stop)
