@@ -2,8 +2,8 @@
 
 Serves POST /v1/{path} with aiohttp's web server on uvloop and relays the body to the upstream
 over a pooled keep-alive session, passing the status and body back (an SSE answer chunk by
-chunk, as it arrives). A baseline for the
-benchmark, not a product. Usage: python -m bench.passthrough --port P --upstream URL
+chunk, as it arrives). A baseline for the benchmark, not a product.
+Usage: python -m bench.passthrough --port P --upstream URL
 """
 
 from __future__ import annotations

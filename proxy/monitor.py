@@ -137,7 +137,11 @@ class Monitor:
             if job is not None and not job.tuned.done():
                 job.tuned.set_result(None)
             return
-        if job is None and not sampled(_CLASSIFY_SALT + exchange.request_id, self.classify_rate):
+        if (
+            job is None
+            and self.classify_rate < 1.0
+            and not sampled(_CLASSIFY_SALT + exchange.request_id, self.classify_rate)
+        ):
             return
         item = Item(
             request=exchange.request,

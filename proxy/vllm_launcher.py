@@ -75,7 +75,7 @@ def start_vllm(
     if adapters:
         cmd += ["--enable-lora", "--max-lora-rank", str(max_lora_rank), "--max-loras", "4"]
         cmd += ["--lora-modules", *(f"{name}={path}" for name, path in adapters.values())]
-    env = {
+    process_env = {
         "VLLM_CPU_KVCACHE_SPACE": "1",
         "VLLM_LOGGING_LEVEL": "WARNING",
         "HF_HUB_OFFLINE": "1",
@@ -84,7 +84,7 @@ def start_vllm(
     }
     log_file = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115
     process = subprocess.Popen(
-        cmd, stdout=log_file, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        cmd, stdout=log_file, stderr=subprocess.STDOUT, env=process_env, start_new_session=True
     )
     server = VllmServer(
         process, port, log_path, served_name, {k: v[0] for k, v in adapters.items()}
