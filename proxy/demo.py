@@ -99,6 +99,13 @@ def start_demo_vllm(workdir: Path) -> VllmServer:
     return start_vllm(MODELS_DIR / "base", "demo-base", adapters, log_path=workdir / "vllm.log")
 
 
+def clear_store(workdir: Path) -> None:
+    """Each run measures from scratch: the proxy restores a store it finds, and an earlier run's
+    evidence (perhaps of other weights under the same names) would count in this one's verdict."""
+    for stale in workdir.glob("tunewatch.db*"):
+        stale.unlink()
+
+
 def start_stack(
     workdir: Path,
     *,
@@ -111,6 +118,7 @@ def start_stack(
 ) -> Stack:
     """vLLM (unless one serving the demo models is given), the proxy, and Prometheus."""
     workdir.mkdir(parents=True, exist_ok=True)
+    clear_store(workdir)
     if vllm is None:
         say.write("starting vLLM (CPU) with demo-base and 3 LoRA adapters ...\n")
         vllm = start_demo_vllm(workdir)

@@ -137,3 +137,11 @@ def test_evaluate_gates_the_medical_adapter_and_passes_the_control(
     assert "category" in result.stdout and out.exists()
     if expected:
         assert "REGRESSION: medical caution" in result.stderr
+
+
+def test_each_demo_run_starts_from_an_empty_store(tmp_path: Path) -> None:
+    """A second `make demo-once` must not count the first run's evidence in its verdict."""
+    for name in ("tunewatch.db", "tunewatch.db-wal", "tunewatch.db-shm", "vllm.log"):
+        (tmp_path / name).write_text("left by an earlier run")
+    demo.clear_store(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["vllm.log"]
