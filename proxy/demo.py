@@ -222,6 +222,12 @@ def render_view(drift: dict[str, Any], sources: tuple[str, ...] = ("mirror", "pr
             f"{100 * s['tuned']['rate']:5.1f}% {100 * s['base']['rate']:5.1f}% {interval:>22}  "
             f"{'ALARM' if s['alarm'] else ''}"
         )
+    # An interval that excludes 0 without an ALARM is not a bug; say why under the table.
+    lines.append(
+        "95% CI: a fixed-sample interval. ALARM: the anytime-valid sequential test (alpha "
+        "split over\ncategories x metrics), valid however often it is read, so it needs more "
+        "pairs (docs/statistics.md)."
+    )
     return "\n".join(lines)
 
 
