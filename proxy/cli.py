@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -128,14 +129,8 @@ def _oneshot(args: argparse.Namespace, probe_table: bool) -> int:
     alpha = args.alpha or (config.drift.alpha if config else 0.01)
     # A one-shot run knows its horizon: tune the mixture to about the discordant pairs a real
     # drift would give over each category's probes (a third of them), not to live traffic's.
-    per_category = min(
-        (
-            sum(1 for p in pack.probes if p.category == c)
-            for pack in packs
-            for c in {p.category for p in pack.probes}
-        ),
-        default=1,
-    ) * (args.samples or 3)
+    counts = (Counter(p.category for p in pack.probes) for pack in packs)
+    per_category = min((n for c in counts for n in c.values()), default=1) * (args.samples or 3)
     target_pairs = max(10, per_category // 3)
     evaluation = asyncio.run(
         evaluate(
