@@ -38,6 +38,7 @@ _MAX_TEE_BYTES = 4 * 1024 * 1024  # a stream's captured copy for monitoring stop
 # then cancels the upstream call). Most answers from a fast upstream come sooner, and a timer
 # costs a tenth of a task per request; a client leaving earlier is noticed at this mark.
 _WATCH_AFTER = 0.05
+_DONE_TAIL = b"data: [DONE]\n\n"
 # Generated request ids: 16 random hex digits per process, then a counter. As unique as
 # uuid4().hex across replicas for this use (vLLM request ids, mirror sampling) at a tenth of
 # its cost; same length and alphabet.
@@ -317,7 +318,7 @@ class Forwarder:
                 }
             )
             self._started(exchange)
-            await self._pump(route, resp, exchange, send, started)
+            await self._pump(route, resp, exchange, send, started, state)
             state.finished = True
             await send({"type": "http.response.body", "body": b"", "more_body": False})
             exchange.complete = exchange.status == 200
@@ -331,8 +332,14 @@ class Forwarder:
         exchange: Exchange,
         send: Send,
         started: float,
+        state: _State,
     ) -> None:
-        """Relay whole SSE lines as they arrive, renaming the model; tee a copy for monitoring."""
+        """Relay whole SSE lines as they arrive, renaming the model; tee a copy for monitoring.
+
+        Once `[DONE]` is relayed the client has the whole answer: the OpenAI SDK closes the
+        connection right then, without waiting for the stream's end, and that close must not
+        count as an abort (499) nor cost the answer its classification.
+        """
         pending = b""
         teed = 0
         first = True
@@ -349,12 +356,16 @@ class Forwarder:
                     exchange.chunks.append(out)
                     teed += len(out)
                 await send({"type": "http.response.body", "body": out, "more_body": True})
+                if out.endswith(_DONE_TAIL):
+                    state.finished = exchange.complete = True
                 if first:
                     first = False
                     self.metrics.ttft.labels(route.name).observe(time.perf_counter() - started)
         except (aiohttp.ClientError, TimeoutError) as exc:
             kind = "timeout" if isinstance(exc, TimeoutError) else "stream"
             self.metrics.upstream_errors.labels(route.name, "tuned", kind).inc()
+            if exchange.complete:  # after `[DONE]`: the client's answer is whole as it is
+                return
             exchange.status = 504 if kind == "timeout" else 502
             message = (
                 "The upstream model server timed out mid-stream."

@@ -15,8 +15,8 @@ from tests.support.processes import Process
 from tests.support.promtext import sample
 
 MESSAGES: Any = [{"role": "user", "content": "x"}]
-FAKE_MODELS = ["ok", "stream-ok", "slow-stream", "garbage", "bad-json", "hang", "drop",
-               "drop-stream", "error-503"]  # fmt: skip
+FAKE_MODELS = ["ok", "stream-ok", "slow-stream", "linger-stream", "garbage", "bad-json", "hang",
+               "drop", "drop-stream", "error-503"]  # fmt: skip
 
 
 @pytest.fixture
@@ -101,6 +101,46 @@ def test_streamed_chunks_keep_their_order_and_rename(client: openai.OpenAI) -> N
     )
     assert [c.choices[0].delta.content for c in chunks] == [f"tok{i} " for i in range(5)]
     assert {c.model for c in chunks} == {"m-stream-ok"}
+
+
+def test_a_client_closing_after_done_has_a_complete_answer(
+    client: openai.OpenAI, proxy: Process
+) -> None:
+    # The OpenAI SDK closes the connection as soon as it reads `[DONE]`; this upstream ends its
+    # stream 1.5 s later, so the close always lands while the proxy still relays, and the
+    # configured 1 s upstream timeout fires after the answer was whole.
+    chunks = list(
+        client.chat.completions.create(model="m-linger-stream", messages=MESSAGES, stream=True)
+    )
+    assert len(chunks) == 3
+    series = {
+        "ok": 'tunewatch_requests_total{code="200",endpoint="chat",model="m-linger-stream"}',
+        "aborted": 'tunewatch_requests_total{code="499",endpoint="chat",model="m-linger-stream"}',
+    }
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        metrics = httpx.get(proxy.root + "/metrics").text
+        classified = sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in metrics.splitlines()
+            if line.startswith("tunewatch_responses_total{")
+            and 'model="m-linger-stream"' in line
+            and 'source="live"' in line
+        )
+        if sample(metrics, series["ok"], default=0.0) == 1 and classified == 1:
+            break
+        time.sleep(0.1)
+    assert sample(metrics, series["ok"], default=0.0) == 1
+    assert sample(metrics, series["aborted"], default=0.0) == 0
+    assert classified == 1  # the answer reached monitoring, as a whole one
+
+
+def test_an_upstream_failing_after_done_adds_no_error_event(proxy: Process) -> None:
+    body = {"model": "m-linger-stream", "messages": MESSAGES, "stream": True}
+    with httpx.stream("POST", proxy.url + "/chat/completions", json=body, timeout=10) as resp:
+        text = resp.read().decode()  # to the end of the stream, not just to `[DONE]`
+    assert resp.status_code == 200
+    assert text.endswith("data: [DONE]\n\n") and '"error"' not in text
 
 
 def test_client_disconnect_cancels_the_upstream_stream(

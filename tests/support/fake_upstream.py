@@ -4,6 +4,7 @@ Raw asyncio so it can misbehave at the byte level. The requested `model` picks t
   ok            a normal chat completion (content echoes the Authorization header it got)
   stream-ok     a normal SSE stream of `chunks` chunks, `gap` seconds apart
   slow-stream   like stream-ok, 0.2 s apart, 200 chunks; reports cancellation in /stats
+  linger-stream like stream-ok, but the stream ends 1.5 s after its `[DONE]` event
   garbage       bytes that are not HTTP
   bad-json      HTTP 200 whose body is not JSON
   hang          accepts, never answers
@@ -91,7 +92,12 @@ async def _read_request(reader: asyncio.StreamReader) -> tuple[str, dict[str, st
 
 
 async def _stream(
-    writer: asyncio.StreamWriter, model: str, chunks: int, gap: float, drop_after: int | None
+    writer: asyncio.StreamWriter,
+    model: str,
+    chunks: int,
+    gap: float,
+    drop_after: int | None,
+    linger: float = 0.0,
 ) -> None:
     writer.write(
         b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
@@ -108,7 +114,10 @@ async def _stream(
                 raise ConnectionResetError
             await asyncio.sleep(gap)
         done = b"data: [DONE]\n\n"
-        writer.write(f"{len(done):x}\r\n".encode() + done + b"\r\n0\r\n\r\n")
+        writer.write(f"{len(done):x}\r\n".encode() + done + b"\r\n")
+        await writer.drain()
+        await asyncio.sleep(linger)
+        writer.write(b"0\r\n\r\n")
         await writer.drain()
         STATS["completed_streams"] += 1
     except (ConnectionError, RuntimeError):
@@ -150,6 +159,8 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
                 writer.write(_response(200, _completion(model, f"auth={auth}")))
             elif model == "stream-ok":
                 await _stream(writer, model, int(request.get("n_chunks", 5)), 0.005, None)
+            elif model == "linger-stream":
+                await _stream(writer, model, 3, 0.005, None, linger=1.5)
             elif model == "slow-stream":
                 await _stream(writer, model, 200, 0.2, None)
             elif model == "drop-stream":
