@@ -66,9 +66,13 @@ def machine() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO_ROOT
-    ).stdout.strip()
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO_ROOT
+        ).stdout.strip()
+    except OSError:  # no git on this machine (a copied tree)
+        commit = ""
+    commit = commit or os.environ.get("TUNEWATCH_COMMIT", "unknown")
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
