@@ -14,8 +14,10 @@ from monitoring.classifier import Classifier, load_classifier
 from monitoring.drift import Labels
 from monitoring.openai_text import prompt_text, response_text, stream_text
 from monitoring.tagger import Tagger
+from monitoring.wire import fast_pickle
 
 
+@fast_pickle
 @dataclass(frozen=True, slots=True)
 class Item:
     request: dict[str, Any]
@@ -25,6 +27,7 @@ class Item:
     keep_text: bool = False
 
 
+@fast_pickle
 @dataclass(frozen=True, slots=True)
 class Analysis:
     category: str

@@ -22,6 +22,7 @@ from monitoring.stats import (
     paired_difference,
     wilson,
 )
+from monitoring.wire import fast_pickle
 
 Metric = Literal["refusal", "caution"]
 METRICS: tuple[Metric, ...] = ("refusal", "caution")
@@ -29,6 +30,7 @@ Key = tuple[str, str, str, str]  # model, source, category, metric
 _WINDOW_BUCKETS = 30
 
 
+@fast_pickle
 @dataclass(frozen=True, slots=True)
 class Labels:
     """What the classifier said about one answer, reduced to the drift metrics."""

@@ -9,6 +9,7 @@ leaves whole pairs or none. WAL lets reports read while the writer writes.
 from __future__ import annotations
 
 import logging
+import operator
 import queue
 import sqlite3
 import threading
@@ -62,6 +63,7 @@ COLUMNS = (
 _INSERT = (
     f"INSERT INTO observations ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 )
+_ROW = operator.attrgetter(*COLUMNS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +88,7 @@ class Observation:
     response: str | None = None
 
     def row(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, c) for c in COLUMNS)
+        return _ROW(self)
 
 
 def connect(path: Path) -> sqlite3.Connection:

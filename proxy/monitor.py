@@ -24,7 +24,7 @@ import aiohttp
 import orjson
 
 from monitoring.analysis import Analysis, Item, analyse_batch, init_worker
-from monitoring.drift import DriftEngine
+from monitoring.drift import DriftEngine, Labels
 from monitoring.metrics import Metrics
 from monitoring.store import Observation, Store
 from proxy.config import Config
@@ -101,6 +101,7 @@ class Monitor:
         self.session: aiohttp.ClientSession | None = None
         self._pool: ProcessPoolExecutor | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._responses: dict[tuple[str, ...], Any] = {}
         metrics.watch_drift(engine)
 
     # -- the request path: O(1), never blocks, never raises ------------------------------
@@ -355,9 +356,7 @@ class Monitor:
         model = exchange.route.name
         labels = analysis.labels
         self.engine.add_single(model, "live", analysis.category, "tuned", labels)
-        self.metrics.responses.labels(
-            model, "tuned", "live", analysis.category, labels.refusal, _bool(labels.caution)
-        ).inc()
+        self._count(model, "tuned", "live", analysis.category, labels)
         if self.store is not None:
             self.store.submit(
                 _observation(
@@ -369,6 +368,15 @@ class Monitor:
                     keep=self.keep_text == "all",
                 )
             )
+
+    def _count(self, model: str, role: str, source: str, category: str, labels: Labels) -> None:
+        # labels() hashes and validates six values per call; the children are few and
+        # long-lived, so look them up once.
+        key = (model, role, source, category, labels.refusal, _bool(labels.caution))
+        child = self._responses.get(key)
+        if child is None:
+            child = self._responses[key] = self.metrics.responses.labels(*key)
+        child.inc()
 
     def record_pair(
         self,
@@ -385,11 +393,8 @@ class Monitor:
     ) -> None:
         """One prompt answered by both models: the unit of evidence for drift."""
         self.engine.add_pair(model, source, category, tuned.labels, base.labels)
-        for role, analysis in (("tuned", tuned), ("base", base)):
-            self.metrics.responses.labels(
-                model, role, source, category, analysis.labels.refusal,
-                _bool(analysis.labels.caution),
-            ).inc()  # fmt: skip
+        self._count(model, "tuned", source, category, tuned.labels)
+        self._count(model, "base", source, category, base.labels)
         if self.store is None:
             return
         keep = self.keep_text == "all" or (
