@@ -2,4 +2,5 @@ import sys
 
 from bench.run import main
 
-sys.exit(main())
+if __name__ == "__main__":  # the classifier's spawned worker re-imports this module
+    sys.exit(main())

@@ -25,7 +25,7 @@ import aiohttp
 import httpx
 import orjson
 
-from bench import procs, streaming
+from bench import monitor_cost, procs, streaming
 from bench.procs import Proc
 from bench.wrk import WrkResult, chat_body, run_wrk, write_script
 from proxy.vllm_launcher import REPO_ROOT, start_vllm, vllm_python
@@ -88,6 +88,9 @@ def machine() -> dict[str, Any]:
 # -- 1. overhead ----------------------------------------------------------------------------
 # The default row classifies every answer; this one only mirrored pairs plus a tenth of the rest.
 SAMPLED = "tunewatch classify 10%"
+# The request path alone: no mirroring, nothing classified. Not a way to run tunewatch, but
+# it splits the overhead into the proxy's and the monitoring's.
+BARE = "tunewatch unmonitored"
 
 
 def overhead(work: Path, args: argparse.Namespace) -> list[Row]:
@@ -101,6 +104,8 @@ def overhead(work: Path, args: argparse.Namespace) -> list[Row]:
             work, procs.tunewatch_config(work, tuned, tuned, 0.1)), proxied_script),
         (SAMPLED, lambda: procs.start_tunewatch(work, procs.tunewatch_config(
             work, tuned, tuned, 0.1, classify_rate=0.1)), proxied_script),
+        (BARE, lambda: procs.start_tunewatch(work, procs.tunewatch_config(
+            work, tuned, tuned, 0.0, classify_rate=0.0)), proxied_script),
     ]  # fmt: skip
     for label, source in _variants(work, args):
         config = procs.tunewatch_config(work, tuned, tuned, 0.1)
@@ -463,6 +468,9 @@ def targets(results: Row) -> list[Row]:
     if sampled8 and pt8:
         rel = sampled8["rps"] / pt8["rps"]
         add("  same, classify_rate 0.1", rel, ">= 0.9", rel >= 0.9)
+    bare8 = by.get((BARE, 8))
+    if bare8 and pt8:
+        add("  request path alone (no monitoring)", bare8["rps"] / pt8["rps"], "", None)
     s = results.get("streaming")
     if s:
         add("streaming added TTFB p50 (ms)", s["added_ttfb_p50_ms"], "<= 1.0",
@@ -523,6 +531,10 @@ def print_table(results: Row) -> None:
     if d:
         w(f"  DriftEngine.add_pair: {d['add_pair_per_s_cpu']:,.0f}/s; summaries() of "
           f"{d['series']} series: {d['summaries_ms']:.1f} ms\n")  # fmt: skip
+    mon = results.get("monitor")
+    if mon:
+        w(f"  proxy process CPU per classified answer (hand-off, recording, store): "
+          f"{mon['proxy_cpu_us_per_answer']:.0f} us\n")  # fmt: skip
     mem = results.get("memory")
     if mem:
         w("\nMemory (mirror 1.0 to a 200 ms base, mirror queue 64: full and dropping)\n")
@@ -592,6 +604,7 @@ def main(argv: list[str] | None = None) -> int:
             elif section == "classifier":
                 results["classifier"] = classifier_rate(args)
                 results["drift"] = drift_rate()
+                results["monitor"] = monitor_cost.measure()
             elif section == "memory":
                 results["memory"] = memory(work, args)
             elif section == "vllm":

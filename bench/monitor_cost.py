@@ -1,0 +1,88 @@
+"""The proxy process's CPU per classified answer, measured in-process: `Monitor.finished`,
+the round trip through the classifier process, and the recording (drift engine, metrics,
+SQLite store). The classifier's own CPU is in its process and not counted here; the
+overhead section shows what these costs do to throughput.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import yaml
+
+from proxy.app import create_app
+from proxy.config import load_config
+from proxy.forward import Exchange
+
+_REQUEST = {
+    "model": "bench-tuned",
+    "messages": [{"role": "user", "content": "I have had a fever of 38.5 C for two days."}],
+    "max_tokens": 64,
+}
+_RESPONSE = {
+    "id": "chatcmpl-bench",
+    "object": "chat.completion",
+    "created": 1,
+    "model": "bench",
+    "choices": [
+        {
+            "index": 0,
+            "message": {"role": "assistant", "content": "Rest and drink fluids. " * 10},
+            "finish_reason": "stop",
+        }
+    ],
+}
+
+
+def measure(n: int = 10_000) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="tw-monitor-cost-") as tmp:
+        path = Path(tmp) / "config.yaml"
+        path.write_text(yaml.safe_dump({
+            "models": [{"name": "bench", "upstream": "http://127.0.0.1:9/v1",
+                        "upstream_model": "bench-tuned"}],
+            "store": {"url": f"sqlite:///{tmp}/tw.db"},
+            "probes": {"enabled": False},
+        }))  # fmt: skip
+        runtime = create_app(load_config(path)).state.runtime
+        return asyncio.run(_run(runtime, n))
+
+
+async def _run(runtime: Any, n: int) -> dict[str, Any]:
+    monitor, route, store = runtime.monitor, runtime.routes["bench"], runtime.store
+
+    def answer(i: int) -> None:
+        exchange = Exchange(
+            route, "chat", f"r{i}", dict(_REQUEST), 200, time.time(), False, response=_RESPONSE
+        )
+        exchange.complete = True
+        monitor.finished(exchange)
+
+    async def wait_written(total: int) -> None:
+        while store.written < total:
+            await asyncio.sleep(0.01)
+
+    async with aiohttp.ClientSession() as session:
+        await monitor.start(session)
+        gc.collect()
+        gc.freeze()  # as `serve` does after start-up
+        try:
+            for i in range(200):  # warm up: the worker process loads the classifier
+                answer(i)
+            await wait_written(200)
+            cpu, wall = time.process_time(), time.perf_counter()
+            for i in range(n):
+                answer(200 + i)
+                if i % 50 == 49:
+                    await asyncio.sleep(0)  # the event loop turns between requests
+            await wait_written(200 + n)
+            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        finally:
+            await monitor.stop()
+            gc.unfreeze()
+    return {"answers": n, "proxy_cpu_us_per_answer": cpu / n * 1e6, "wall_s": wall}
