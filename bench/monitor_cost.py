@@ -14,30 +14,18 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import orjson
 import yaml
 
+from bench.upstream import COMPLETION
+from bench.wrk import chat_body
 from proxy.app import create_app
 from proxy.config import load_config
 from proxy.forward import Exchange
 
-_REQUEST = {
-    "model": "bench-tuned",
-    "messages": [{"role": "user", "content": "I have had a fever of 38.5 C for two days."}],
-    "max_tokens": 64,
-}
-_RESPONSE = {
-    "id": "chatcmpl-bench",
-    "object": "chat.completion",
-    "created": 1,
-    "model": "bench",
-    "choices": [
-        {
-            "index": 0,
-            "message": {"role": "assistant", "content": "Rest and drink fluids. " * 10},
-            "finish_reason": "stop",
-        }
-    ],
-}
+# What the overhead section sends and the scripted upstream answers.
+_REQUEST = orjson.loads(chat_body("bench-tuned"))
+_RESPONSE = orjson.loads(COMPLETION)
 
 
 def measure(n: int = 10_000) -> dict[str, Any]:

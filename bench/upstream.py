@@ -22,7 +22,7 @@ import time
 
 import uvloop
 
-_COMPLETION = json.dumps(
+COMPLETION = json.dumps(
     {
         "id": "chatcmpl-bench",
         "object": "chat.completion",
@@ -45,8 +45,8 @@ _COMPLETION = json.dumps(
 ).encode()
 _RESPONSE = (
     b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
-    + f"content-length: {len(_COMPLETION)}\r\n\r\n".encode()
-    + _COMPLETION
+    + f"content-length: {len(COMPLETION)}\r\n\r\n".encode()
+    + COMPLETION
 )
 _MODELS = json.dumps(
     {

@@ -21,7 +21,7 @@ import aiohttp
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from monitoring.metrics import Metrics
+from monitoring.metrics import Children, Metrics
 from proxy.errors import ApiError, stream_error_event
 from proxy.upstreams import ModelRoute
 
@@ -105,10 +105,8 @@ class Forwarder:
         self.api_keys = [k.encode() for k in api_keys]
         self.watch: Watch = watch or _NoWatch()
         self.observed_headers = frozenset(h.lower() for h in observed_headers)
-        # prometheus_client's labels() takes a lock and builds a key on every call; the label
-        # values here come from configuration, so their children are few and cached.
-        self._outcomes: dict[tuple[str, str, str], Any] = {}
-        self._durations: dict[tuple[str, str], Any] = {}
+        self._outcomes = Children(metrics.requests)
+        self._durations = Children(metrics.request_duration)
 
     def endpoint(self, kind: Endpoint) -> Callable[[Scope, Receive, Send], Any]:
         async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -188,17 +186,9 @@ class Forwarder:
                 except Exception:
                     log.exception("monitoring hook failed")
             name = route.name if route is not None else "unknown"
-            key = (name, kind, str(state.status))
-            outcome = self._outcomes.get(key)
-            if outcome is None:
-                outcome = self._outcomes[key] = self.metrics.requests.labels(*key)
-            outcome.inc()
+            self._outcomes(name, kind, str(state.status)).inc()
             if route is not None:
-                duration = self._durations.get((name, kind))
-                if duration is None:
-                    duration = self.metrics.request_duration.labels(name, kind)
-                    self._durations[(name, kind)] = duration
-                duration.observe(time.perf_counter() - started)
+                self._durations(name, kind).observe(time.perf_counter() - started)
 
     def _check_key(self, auth: bytes) -> None:
         scheme, _, key = auth.partition(b" ")

@@ -25,7 +25,7 @@ import orjson
 
 from monitoring.analysis import Analysis, Item, analyse_batch, init_worker
 from monitoring.drift import DriftEngine, Labels
-from monitoring.metrics import Metrics
+from monitoring.metrics import Children, Metrics
 from monitoring.store import Observation, Store
 from proxy.config import Config
 from proxy.forward import Exchange
@@ -101,7 +101,7 @@ class Monitor:
         self.session: aiohttp.ClientSession | None = None
         self._pool: ProcessPoolExecutor | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._responses: dict[tuple[str, ...], Any] = {}
+        self._responses = Children(metrics.responses)
         metrics.watch_drift(engine)
 
     # -- the request path: O(1), never blocks, never raises ------------------------------
@@ -370,13 +370,7 @@ class Monitor:
             )
 
     def _count(self, model: str, role: str, source: str, category: str, labels: Labels) -> None:
-        # labels() hashes and validates six values per call; the children are few and
-        # long-lived, so look them up once.
-        key = (model, role, source, category, labels.refusal, _bool(labels.caution))
-        child = self._responses.get(key)
-        if child is None:
-            child = self._responses[key] = self.metrics.responses.labels(*key)
-        child.inc()
+        self._responses(model, role, source, category, labels.refusal, _bool(labels.caution)).inc()
 
     def record_pair(
         self,
