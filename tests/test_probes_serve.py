@@ -132,6 +132,15 @@ def test_admin_pack_upload(probing_proxy: tuple[Process, Path]) -> None:
     assert (packs / "canary-b.yaml").read_text() == body
     success = 'tunewatch_probe_runs_total{model="assistant",outcome="success",pack="canary-b"}'
     _wait(lambda: _metric(proc, success) == 1, "the uploaded pack to run")
-    results = httpx.get(proc.root + "/admin/probes/results?pack=canary-b", headers=ADMIN).json()
+
+    def stored() -> list[dict[str, Any]]:
+        url = proc.root + "/admin/probes/results?pack=canary-b"
+        rows: list[dict[str, Any]] = httpx.get(url, headers=ADMIN).json()["results"]
+        return rows
+
+    # The store's writer thread commits a round's rows in its next batch (within ~0.1 s),
+    # after the round itself has counted as a success.
+    _wait(lambda: len(stored()) >= 4, "the round's rows to be stored")
+    results = {"results": stored()}
     assert len(results["results"]) == 4
     assert {r["probe"] for r in results["results"]} == {"canary-b-lock", "canary-b-bake"}
