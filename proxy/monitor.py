@@ -10,39 +10,30 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import multiprocessing
-import os
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 import orjson
 
-from monitoring.analysis import Analysis, Item, analyse_batch, init_worker
+from monitoring.analysis import Analysis, Item
 from monitoring.drift import DriftEngine, Labels
 from monitoring.metrics import Children, Metrics
 from monitoring.store import Observation, Store
 from proxy.config import Config
 from proxy.forward import Exchange
 from proxy.upstreams import ModelRoute, served_entry, upstream_headers
+from proxy.worker import ClassifierProcess
 
 log = logging.getLogger("tunewatch.monitor")
 
 MIRROR_HEADER = "x-tunewatch-mirror"
 CATEGORY_HEADER = "x-tunewatch-category"
 _BATCH = 64
-
-
-def _init_low_priority_worker(rules: list[tuple[str, str]]) -> None:
-    """The classifier yields the CPU to the request path; under overload its queue fills,
-    drops and counts, as every background queue here does."""
-    os.nice(10)
-    init_worker(rules)
 
 
 # Salted so the live classification sample is independent of the mirror sample.
@@ -74,6 +65,43 @@ class MirrorJob:
 Pending = tuple[Item, Callable[[Analysis | None], None]]
 
 
+class Backlog:
+    """Answers waiting for the classifier: mirrored pairs' answers first, then live singles.
+
+    A pair is the unit of drift evidence and costs a base-model call, so under overload the
+    singles wait and drop, not the pairs. Each side is bounded; `put` never blocks.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._pairs: deque[Pending] = deque()
+        self._singles: deque[Pending] = deque()
+        self._ready = asyncio.Event()
+
+    def put(self, pending: Pending, *, pair: bool) -> bool:
+        side = self._pairs if pair else self._singles
+        if len(side) >= self.size:
+            return False
+        side.append(pending)
+        self._ready.set()
+        return True
+
+    def __len__(self) -> int:
+        return len(self._pairs) + len(self._singles)
+
+    async def wait(self) -> None:
+        while not self:
+            self._ready.clear()
+            await self._ready.wait()
+
+    def take(self, n: int) -> list[Pending]:
+        out: list[Pending] = []
+        for side in (self._pairs, self._singles):
+            while side and len(out) < n:
+                out.append(side.popleft())
+        return out
+
+
 class Monitor:
     def __init__(
         self,
@@ -91,15 +119,14 @@ class Monitor:
         self.engine = engine
         self.store = store
         self.known_categories = set(known_categories)
-        self.rules = rules
         self.keep_text = config.store.keep_text
         self.classify_rate = config.monitor.classify_rate
-        self.classify_queue: asyncio.Queue[Pending] = asyncio.Queue(config.monitor.queue_size)
+        self.backlog = Backlog(config.monitor.queue_size)
         self.mirror_queue: asyncio.Queue[MirrorJob] = asyncio.Queue(
             config.monitor.mirror_queue_size
         )
         self.session: aiohttp.ClientSession | None = None
-        self._pool: ProcessPoolExecutor | None = None
+        self.classifier = ClassifierProcess(rules)
         self._tasks: list[asyncio.Task[None]] = []
         self._responses = Children(metrics.responses)
         metrics.watch_drift(engine)
@@ -159,32 +186,21 @@ class Monitor:
             if job is not None and not job.tuned.done():
                 job.tuned.set_result(analysis)
 
-        self._enqueue(item, done)
+        self._enqueue(item, done, pair=job is not None)
 
     def _category(self, exchange: Exchange) -> str | None:
         named = exchange.headers.get(CATEGORY_HEADER)
         return named if named in self.known_categories else None
 
-    def _enqueue(self, item: Item, done: Callable[[Analysis | None], None]) -> None:
-        try:
-            self.classify_queue.put_nowait((item, done))
-        except asyncio.QueueFull:
+    def _enqueue(self, item: Item, done: Callable[[Analysis | None], None], *, pair: bool) -> None:
+        if not self.backlog.put((item, done), pair=pair):
             self.metrics.dropped.labels("classify").inc()
             done(None)
 
     # -- background work -----------------------------------------------------------------
-    def _new_pool(self) -> ProcessPoolExecutor:
-        # spawn, not fork: the parent runs an event loop and threads that must not be copied.
-        return ProcessPoolExecutor(
-            max_workers=1,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_init_low_priority_worker,
-            initargs=(self.rules,),
-        )
-
     async def start(self, session: aiohttp.ClientSession) -> None:
         self.session = session
-        self._pool = self._new_pool()
+        await self.classifier.start()
         if self.store is not None:
             self.store.start()
         self._tasks = [asyncio.create_task(self._classify_worker(), name="tw-classify")]
@@ -199,31 +215,22 @@ class Monitor:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+        await self.classifier.stop()
         if self.store is not None:
             await asyncio.to_thread(self.store.close)
 
     async def analyse(self, items: list[Item]) -> list[Analysis]:
         """Classify items in the worker process (used by probes, which can wait)."""
-        assert self._pool is not None, "monitor not started"
-        loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(self._pool, analyse_batch, items)
-        except BrokenProcessPool:
-            log.error("classifier worker died; starting a new one")
-            self._pool = self._new_pool()
-            raise
+        return await self.classifier.analyse(items)
 
     async def _classify_worker(self) -> None:
         while True:
-            batch = [await self.classify_queue.get()]
-            if self.classify_queue.qsize() < _BATCH:
+            await self.backlog.wait()
+            if len(self.backlog) < _BATCH:
                 # Gather a batch: one pipe round trip per answer would cost the request path
                 # more CPU than the wait costs the monitoring.
                 await asyncio.sleep(0.02)
-            while len(batch) < _BATCH and not self.classify_queue.empty():
-                batch.append(self.classify_queue.get_nowait())
+            batch = self.backlog.take(_BATCH)
             try:
                 results: list[Analysis | None] = list(await self.analyse([i for i, _ in batch]))
             except Exception:
@@ -276,27 +283,27 @@ class Monitor:
         item = Item(
             body, response=answer, category=job.category, keep_text=self.keep_text != "none"
         )
-        loop = asyncio.get_running_loop()
-        base_done: asyncio.Future[Analysis | None] = loop.create_future()
-        self._enqueue(item, base_done.set_result)
-        base_analysis = await base_done
-        tuned_analysis = await job.tuned
-        if base_analysis is None or tuned_analysis is None:
-            self.metrics.mirror.labels(route.name, "dropped").inc()
+        base_done: asyncio.Future[Analysis | None] = asyncio.get_running_loop().create_future()
+        self._enqueue(item, base_done.set_result, pair=True)
+        # The pair is recorded when both answers are classified; this worker moves on, so its
+        # slot bounds only the calls to the base model.
+        both = asyncio.gather(job.tuned, base_done)
+        both.add_done_callback(lambda f: self._pair_classified(job, f))
+
+    def _pair_classified(
+        self, job: MirrorJob, both: asyncio.Future[tuple[Analysis | None, Analysis | None]]
+    ) -> None:
+        name = job.route.name
+        tuned, base = (None, None) if both.cancelled() else both.result()
+        if base is None or tuned is None:
+            self.metrics.mirror.labels(name, "dropped").inc()
             return
-        self.record_pair(
-            route.name,
-            "mirror",
-            tuned_analysis.category,
-            tuned_analysis,
-            base_analysis,
-            request_id=job.request_id,
-        )
-        self.metrics.mirror.labels(route.name, "completed").inc()
+        self.record_pair(name, "mirror", tuned.category, tuned, base, request_id=job.request_id)
+        self.metrics.mirror.labels(name, "completed").inc()
 
     async def _gauge_worker(self) -> None:
         while True:
-            self.metrics.queue_depth.labels("classify").set(self.classify_queue.qsize())
+            self.metrics.queue_depth.labels("classify").set(len(self.backlog))
             self.metrics.queue_depth.labels("mirror").set(self.mirror_queue.qsize())
             if self.store is not None:
                 self.metrics.queue_depth.labels("store").set(self.store.depth())

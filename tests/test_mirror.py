@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 from collections.abc import Callable
@@ -12,7 +13,7 @@ import httpx
 import openai
 import pytest
 
-from proxy.monitor import sampled
+from proxy.monitor import Backlog, sampled
 from proxy.vllm_launcher import VllmServer, free_port
 from tests.conftest import ProxyFactory
 from tests.support.processes import Process
@@ -276,3 +277,26 @@ def test_classify_rate_samples_unmirrored_answers_and_never_mirrored_ones(
     _wait(lambda: _live_answers(proc, "sampled") == chosen, proc, 30)
     time.sleep(0.5)  # nothing beyond the sample arrives late
     assert _live_answers(proc, "sampled") == chosen
+
+
+def test_backlog_serves_pairs_first_and_bounds_each_side() -> None:
+    def pending(tag: str) -> Any:
+        return (tag, lambda _analysis: None)
+
+    async def run() -> None:
+        backlog = Backlog(2)
+        assert backlog.put(pending("s1"), pair=False)
+        assert backlog.put(pending("s2"), pair=False)
+        assert not backlog.put(pending("s3"), pair=False)  # the singles' side is full ...
+        assert backlog.put(pending("p1"), pair=True)  # ... and pairs still have room
+        assert len(backlog) == 3
+        assert [tag for tag, _ in backlog.take(2)] == ["p1", "s1"]
+        assert [tag for tag, _ in backlog.take(5)] == ["s2"]
+
+        waiter = asyncio.create_task(backlog.wait())
+        await asyncio.sleep(0.01)
+        assert not waiter.done()  # empty: the classifier sleeps
+        backlog.put(pending("p2"), pair=True)
+        await asyncio.wait_for(waiter, 1.0)
+
+    asyncio.run(run())

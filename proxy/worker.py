@@ -1,0 +1,168 @@
+"""The classifier's process: batches go down one pipe and analyses come back up another, both
+driven by the event loop.
+
+Why not `ProcessPoolExecutor`: it moves every batch through two helper threads in the proxy
+process (a manager and a queue feeder), and each of their wake-ups takes the GIL from the event
+loop. Here the loop pickles a batch and hands the bytes to a pipe transport, and a protocol
+unpickles the answer; the proxy process runs no thread for classification at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import pickle
+import struct
+from collections import deque
+from collections.abc import Sequence
+from multiprocessing.connection import Connection
+from typing import Any
+
+from monitoring.analysis import Analysis, Item, analyse_batch, init_worker
+
+log = logging.getLogger("tunewatch.worker")
+
+_HEADER = struct.Struct("!i")  # multiprocessing.Connection's frame: a signed 32-bit length
+
+
+def _file(conn: Connection, mode: str) -> Any:
+    """The connection's pipe as an unbuffered file, for the event loop's pipe transports."""
+    fd = os.dup(conn.fileno())
+    conn.close()
+    return os.fdopen(fd, mode, buffering=0)
+
+
+class WorkerDied(RuntimeError):
+    """The classifier process exited; the batches it held are lost."""
+
+
+def _serve(requests: Connection, results: Connection, rules: list[tuple[str, str]]) -> None:
+    """The child: classify each batch in arrival order until the parent closes its pipe.
+
+    SCHED_IDLE rather than a nice value: Linux treats a CPU that runs only SCHED_IDLE tasks as
+    idle when it places a waking task, so the event loop, the load it serves and the upstream
+    take that CPU at once instead of sharing it (measured in docs/performance.md). Under
+    overload the backlog fills, drops and counts, as every background queue here does.
+    """
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):  # not Linux: the lowest nice value does what it can
+        os.nice(19)
+    init_worker(rules)
+    while True:
+        try:
+            items = pickle.loads(requests.recv_bytes())
+        except EOFError:
+            return
+        try:
+            reply: tuple[bool, Any] = (True, analyse_batch(items))
+        except Exception as exc:  # a bad batch fails alone; the process keeps serving
+            reply = (False, f"{type(exc).__name__}: {exc}")
+        results.send_bytes(pickle.dumps(reply, pickle.HIGHEST_PROTOCOL))
+
+
+class _Replies(asyncio.Protocol):
+    """Cuts the result pipe's bytes into frames and resolves the oldest waiting batch."""
+
+    def __init__(self, waiting: deque[asyncio.Future[list[Analysis]]]) -> None:
+        self.waiting = waiting
+        self.buffer = bytearray()
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while len(self.buffer) >= _HEADER.size:
+            (size,) = _HEADER.unpack_from(self.buffer)
+            end = _HEADER.size + size
+            if len(self.buffer) < end:
+                return
+            with memoryview(self.buffer) as view:
+                ok, value = pickle.loads(view[_HEADER.size : end])
+            del self.buffer[:end]
+            future = self.waiting.popleft()
+            if future.done():
+                continue
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(RuntimeError(f"classifier failed a batch: {value}"))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        while self.waiting:
+            future = self.waiting.popleft()
+            if not future.done():
+                future.set_exception(WorkerDied("classifier process exited"))
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+
+class ClassifierProcess:
+    """One spawned classifier; `analyse` answers in the order batches were sent."""
+
+    def __init__(self, rules: Sequence[tuple[str, str]]) -> None:
+        self.rules = list(rules)
+        self._process: Any = None
+        self._send: asyncio.WriteTransport | None = None
+        self._replies: _Replies | None = None
+        self._waiting: deque[asyncio.Future[list[Analysis]]] = deque()
+
+    async def start(self) -> None:
+        # spawn, not fork: the parent runs an event loop and threads that must not be copied.
+        ctx = multiprocessing.get_context("spawn")
+        child_requests, parent_requests = ctx.Pipe(duplex=False)
+        parent_results, child_results = ctx.Pipe(duplex=False)
+        self._process = ctx.Process(
+            target=_serve,
+            args=(child_requests, child_results, self.rules),
+            name="tunewatch-classifier",
+            daemon=True,
+        )
+        self._process.start()
+        child_requests.close()
+        child_results.close()
+        loop = asyncio.get_running_loop()
+        self._waiting = deque()
+        replies = _Replies(self._waiting)
+        await loop.connect_read_pipe(lambda: replies, _file(parent_results, "rb"))
+        self._send, _ = await loop.connect_write_pipe(
+            asyncio.Protocol, _file(parent_requests, "wb")
+        )
+        self._replies = replies
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    @property
+    def alive(self) -> bool:
+        return self._replies is not None and not self._replies.closed.done()
+
+    async def analyse(self, items: Sequence[Item]) -> list[Analysis]:
+        if not self.alive:
+            if self._process is not None:
+                log.error("classifier process died; starting a new one")
+                await self.stop()
+            await self.start()
+        assert self._send is not None
+        payload = pickle.dumps(list(items), pickle.HIGHEST_PROTOCOL)
+        future: asyncio.Future[list[Analysis]] = asyncio.get_running_loop().create_future()
+        self._waiting.append(future)
+        self._send.write(_HEADER.pack(len(payload)) + payload)
+        return await future
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Close the pipe, let the child finish its batch and exit; kill it if it will not."""
+        if self._send is not None:
+            self._send.close()
+            self._send = None
+        process, self._process = self._process, None
+        if process is not None:
+            await asyncio.to_thread(process.join, timeout)
+            if process.is_alive():
+                process.kill()
+                await asyncio.to_thread(process.join, timeout)
+        if self._replies is not None:
+            await asyncio.wait_for(asyncio.shield(self._replies.closed), timeout)
+            self._replies = None
