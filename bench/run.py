@@ -306,7 +306,8 @@ def _classified(proc: Proc) -> tuple[float, float]:
     """Tuned answers classified so far, and requests answered so far."""
     responses = _metric(proc, "tunewatch_responses_total")
     requests = _metric(proc, "tunewatch_requests_total")
-    tuned = sum(v for k, v in responses.items() if 'role="tuned"' in k)
+    # A mirrored answer is counted as live and again in its pair: count it once.
+    tuned = sum(v for k, v in responses.items() if 'role="tuned"' in k and 'source="live"' in k)
     return tuned, sum(requests.values())
 
 
