@@ -107,6 +107,7 @@ class ClassifierProcess:
         self._send: asyncio.WriteTransport | None = None
         self._replies: _Replies | None = None
         self._waiting: deque[asyncio.Future[list[Analysis]]] = deque()
+        self._restarting = asyncio.Lock()  # the live batcher and a probe round may both notice
 
     async def start(self) -> None:
         # spawn, not fork: the parent runs an event loop and threads that must not be copied.
@@ -141,10 +142,12 @@ class ClassifierProcess:
 
     async def analyse(self, items: Sequence[Item]) -> list[Analysis]:
         if not self.alive:
-            if self._process is not None:
-                log.error("classifier process died; starting a new one")
-                await self.stop()
-            await self.start()
+            async with self._restarting:
+                if not self.alive:
+                    if self._process is not None:
+                        log.error("classifier process died; starting a new one")
+                        await self.stop()
+                    await self.start()
         assert self._send is not None
         payload = pickle.dumps(list(items), pickle.HIGHEST_PROTOCOL)
         future: asyncio.Future[list[Analysis]] = asyncio.get_running_loop().create_future()

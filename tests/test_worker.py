@@ -46,8 +46,13 @@ def test_batches_come_back_in_order_and_a_dead_worker_is_replaced() -> None:
                     break
                 await asyncio.sleep(0.05)
             assert not worker.alive
-            again = await worker.analyse([_item(REFUSAL)])
+            # Two callers notice at once (the live batcher and a probe round): one restart.
+            again, also = await asyncio.wait_for(
+                asyncio.gather(worker.analyse([_item(REFUSAL)]), worker.analyse([_item(ANSWER)])),
+                60,
+            )
             assert again[0].labels.refusal == "full"
+            assert also[0].labels.refusal == "none"
             assert worker.pid != pid
         finally:
             await worker.stop()
