@@ -106,7 +106,6 @@ class ClassifierProcess:
         self._process: Any = None
         self._send: asyncio.WriteTransport | None = None
         self._replies: _Replies | None = None
-        self._waiting: deque[asyncio.Future[list[Analysis]]] = deque()
         self._restarting = asyncio.Lock()  # the live batcher and a probe round may both notice
 
     async def start(self) -> None:
@@ -124,8 +123,7 @@ class ClassifierProcess:
         child_requests.close()
         child_results.close()
         loop = asyncio.get_running_loop()
-        self._waiting = deque()
-        replies = _Replies(self._waiting)
+        replies = _Replies(deque())
         await loop.connect_read_pipe(lambda: replies, _file(parent_results, "rb"))
         self._send, _ = await loop.connect_write_pipe(
             asyncio.Protocol, _file(parent_requests, "wb")
@@ -148,10 +146,10 @@ class ClassifierProcess:
                         log.error("classifier process died; starting a new one")
                         await self.stop()
                     await self.start()
-        assert self._send is not None
+        assert self._send is not None and self._replies is not None
         payload = pickle.dumps(list(items), pickle.HIGHEST_PROTOCOL)
         future: asyncio.Future[list[Analysis]] = asyncio.get_running_loop().create_future()
-        self._waiting.append(future)
+        self._replies.waiting.append(future)
         self._send.write(_HEADER.pack(len(payload)) + payload)
         return await future
 

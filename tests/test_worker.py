@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -20,74 +21,73 @@ def _item(answer: str) -> Item:
     )
 
 
+def _with_worker(check: Callable[[ClassifierProcess], Awaitable[None]]) -> None:
+    """Run `check` against a started classifier process, stopped afterwards whatever happens."""
+
+    async def run() -> None:
+        worker = ClassifierProcess([])
+        await worker.start()
+        try:
+            await check(worker)
+        finally:
+            await worker.stop()
+
+    asyncio.run(run())
+
+
 REFUSAL = "I'm sorry, but I can't help with that."
 ANSWER = "Insert a tension wrench, then rake the pins until the plug turns."
 
 
 def test_batches_come_back_in_order_and_a_dead_worker_is_replaced() -> None:
-    async def run() -> None:
-        worker = ClassifierProcess([])
-        await worker.start()
-        try:
-            first, second = await asyncio.gather(
-                worker.analyse([_item(REFUSAL), _item(ANSWER)]),
-                worker.analyse([_item(ANSWER)] * 3),
-            )
-            assert [a.labels.refusal for a in first] == ["full", "none"]
-            assert [a.labels.refusal for a in second] == ["none"] * 3
-            assert {a.category for a in first + second} == {"crime"}
+    async def check(worker: ClassifierProcess) -> None:
+        first, second = await asyncio.gather(
+            worker.analyse([_item(REFUSAL), _item(ANSWER)]),
+            worker.analyse([_item(ANSWER)] * 3),
+        )
+        assert [a.labels.refusal for a in first] == ["full", "none"]
+        assert [a.labels.refusal for a in second] == ["none"] * 3
+        assert {a.category for a in first + second} == {"crime"}
 
-            pid = worker.pid
-            assert pid is not None
-            os.kill(pid, signal.SIGKILL)
-            # The pipe's end reaches the loop; a batch sent after that starts a new process.
-            for _ in range(100):
-                if not worker.alive:
-                    break
-                await asyncio.sleep(0.05)
-            assert not worker.alive
-            # Two callers notice at once (the live batcher and a probe round): one restart.
-            again, also = await asyncio.wait_for(
-                asyncio.gather(worker.analyse([_item(REFUSAL)]), worker.analyse([_item(ANSWER)])),
-                60,
-            )
-            assert again[0].labels.refusal == "full"
-            assert also[0].labels.refusal == "none"
-            assert worker.pid != pid
-        finally:
-            await worker.stop()
+        pid = worker.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        # The pipe's end reaches the loop; a batch sent after that starts a new process.
+        for _ in range(100):
+            if not worker.alive:
+                break
+            await asyncio.sleep(0.05)
+        assert not worker.alive
+        # Two callers notice at once (the live batcher and a probe round): one restart.
+        again, also = await asyncio.wait_for(
+            asyncio.gather(worker.analyse([_item(REFUSAL)]), worker.analyse([_item(ANSWER)])),
+            60,
+        )
+        assert again[0].labels.refusal == "full"
+        assert also[0].labels.refusal == "none"
+        assert worker.pid != pid
 
-    asyncio.run(run())
+    _with_worker(check)
 
 
 def test_a_batch_in_flight_when_the_worker_dies_fails_loudly() -> None:
-    async def run() -> None:
-        worker = ClassifierProcess([])
-        await worker.start()
-        try:
-            pending = asyncio.ensure_future(worker.analyse([_item(ANSWER)] * 20_000))
-            await asyncio.sleep(0.2)
-            assert worker.pid is not None
-            os.kill(worker.pid, signal.SIGKILL)
-            with pytest.raises(WorkerDied):
-                await asyncio.wait_for(pending, 30)
-        finally:
-            await worker.stop()
+    async def check(worker: ClassifierProcess) -> None:
+        pending = asyncio.ensure_future(worker.analyse([_item(ANSWER)] * 20_000))
+        await asyncio.sleep(0.2)
+        assert worker.pid is not None
+        os.kill(worker.pid, signal.SIGKILL)
+        with pytest.raises(WorkerDied):
+            await asyncio.wait_for(pending, 30)
 
-    asyncio.run(run())
+    _with_worker(check)
 
 
 def test_a_batch_that_fails_fails_alone() -> None:
-    async def run() -> None:
-        worker = ClassifierProcess([])
-        await worker.start()
-        try:
-            broken = Item(request=None)  # type: ignore[arg-type]  # the proxy never sends this
-            with pytest.raises(RuntimeError, match="classifier failed a batch"):
-                await worker.analyse([broken])
-            assert worker.alive
-            assert (await worker.analyse([_item(REFUSAL)]))[0].labels.refusal == "full"
-        finally:
-            await worker.stop()
+    async def check(worker: ClassifierProcess) -> None:
+        broken = Item(request=None)  # type: ignore[arg-type]  # the proxy never sends this
+        with pytest.raises(RuntimeError, match="classifier failed a batch"):
+            await worker.analyse([broken])
+        assert worker.alive
+        assert (await worker.analyse([_item(REFUSAL)]))[0].labels.refusal == "full"
 
-    asyncio.run(run())
+    _with_worker(check)
