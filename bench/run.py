@@ -329,7 +329,7 @@ def classifier_rate(args: argparse.Namespace) -> Row:
     code = (
         "import json, os\n"
         "from monitoring.classifier import load_classifier\n"
-        "from monitoring.classifier.bench import _rate, _texts\n"
+        "from monitoring.classifier.bench import _rate, _texts, analysis_rates\n"
         "os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})\n"
         "clf = load_classifier()\n"
         "out = {}\n"
@@ -338,16 +338,21 @@ def classifier_rate(args: argparse.Namespace) -> Row:
         "    [clf.classify(t) for t in texts[:50]]\n"
         "    wall, cpu = _rate(lambda: [clf.classify(t) for t in texts], len(texts))\n"
         "    out[str(size)] = {'wall': wall, 'cpu': cpu}\n"
-        "print(json.dumps(out))\n"
+        f"print(json.dumps({{'sizes': out, 'analysis': analysis_rates({args.classifier_n})}}))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO_ROOT
     )
     rates = orjson.loads(done.stdout.strip().splitlines()[-1])
-    return {
+    row: Row = {
         f"chars_{size}": {"responses_per_s_wall": r["wall"], "responses_per_s_cpu": r["cpu"]}
-        for size, r in rates.items()
+        for size, r in rates["sizes"].items()
     }
+    row["analysis_1024"] = {
+        name: {"answers_per_s_wall": r["wall"], "answers_per_s_cpu": r["cpu"]}
+        for name, r in rates["analysis"].items()
+    }
+    return row
 
 
 def drift_rate() -> Row:
@@ -563,6 +568,9 @@ def print_table(results: Row) -> None:
             r = c[f"chars_{size}"]
             w(f"  classify {size}-char responses: {r['responses_per_s_cpu']:8.0f}/s cpu-time, "
               f"{r['responses_per_s_wall']:8.0f}/s wall\n")  # fmt: skip
+        for name, r in c.get("analysis_1024", {}).items():
+            w(f"  whole answers (tag + classify), 1 KiB, {name + ':':26s}"
+              f"{r['answers_per_s_cpu']:8.0f}/s cpu-time\n")  # fmt: skip
     d = results.get("drift")
     if d:
         w(f"  DriftEngine.add_pair: {d['add_pair_per_s_cpu']:,.0f}/s; summaries() of "

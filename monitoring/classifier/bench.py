@@ -9,6 +9,7 @@ shared machines are noisy.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import random
 import re
@@ -16,8 +17,10 @@ import sys
 import time
 from collections.abc import Callable
 
+from monitoring.analysis import Analyser, Item
 from monitoring.classifier import load_classifier
 from monitoring.classifier.corpus import generate
+from monitoring.tagger import _BUILTIN_RULES
 
 # The kind of string matcher the classifier replaces (phrases from common refusal checks).
 _BASELINE = re.compile(
@@ -43,6 +46,44 @@ def _texts(n: int, size: int) -> list[str]:
             parts.append(rng.choice(pool))
         out.append("\n\n".join(parts)[:size])
     return out
+
+
+class _ReTagger:
+    """The tagger as it was before RE2: each rule a case-insensitive Python `re`, in order."""
+
+    def __init__(self) -> None:
+        self.rules = [(c, re.compile(p, re.IGNORECASE)) for c, p in _BUILTIN_RULES]
+
+    def tag(self, prompt: str) -> str:
+        return next((c for c, rx in self.rules if rx.search(prompt[:4000])), "other")
+
+
+def analysis_rates(n: int) -> dict[str, dict[str, float]]:
+    """Answers/s as the classifier process sees them (prompt and answer extracted, prompt
+    tagged, answer classified), 1 KiB answers, for a one-line prompt and a 4 KiB one (a
+    pasted document, a RAG context); `re tagger` rows are the same with the tagger on `re`."""
+    answers = _texts(n, 1024)
+    short = "My landlord kept my deposit after I moved out. What can I do?"
+    long = " ".join(_texts(1, 4096 - len(short))) + " " + short
+    out = {}
+    analyser = Analyser()
+    for tagger_name, tagger in (("", analyser.tagger), (" re tagger", _ReTagger())):
+        analyser.tagger = tagger  # type: ignore[assignment]
+        for prompt_name, prompt in (("short prompt", short), ("4 KiB prompt", long)):
+            items = [
+                Item({"messages": [{"role": "user", "content": prompt}]},
+                     {"choices": [{"message": {"content": a}}]})
+                for a in answers
+            ]  # fmt: skip
+            analyse_all = functools.partial(map_list, analyser.analyse, items)
+            analyse_all()
+            wall, cpu = _rate(analyse_all, n)
+            out[prompt_name + tagger_name] = {"wall": wall, "cpu": cpu}
+    return out
+
+
+def map_list(fn: Callable[[Item], object], items: list[Item]) -> list[object]:
+    return [fn(i) for i in items]
 
 
 def _rate(fn: Callable[[], object], n: int, repeat: int = 3) -> tuple[float, float]:

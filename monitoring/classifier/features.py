@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from itertools import pairwise
 
+from monitoring.first_match import FirstMatch
+
 # Each family is one alternation; matched on lower-cased text with apostrophes normalised.
 _CUES: dict[str, str] = {
     # "I can't / won't / am unable to <verb>" — the core refusal statement.
@@ -339,11 +341,11 @@ def _ngrams(prefix: str, text: str, out: list[str]) -> None:
 
 # A prompt asking for instructions or content: if the response then gives no body
 # (steps, code, list, "here is"), it most likely declined.
-_ASK = re.compile(
+_ASK = FirstMatch([
     r"\b(?:how (?:do|can|could|would|should) (?:i|we|you|one)|how to|what(?:'s| is) the "
     r"(?:best|easiest|quickest|most effective) way|write|give me|tell me how|create|generate|"
     r"explain how|show me|list|draft|compose|help me)\b"
-)
+])
 
 
 def _marks(text: str) -> tuple[int, int, int, int]:
@@ -441,7 +443,7 @@ def extract(response: str, prompt: str | None = None) -> list[str]:
     if caution_fams:
         feats.append(f"x:caution_kinds:{min(len(caution_fams), 3)}")
 
-    if prompt and _ASK.search(normalize(prompt)):
+    if prompt and _ASK(normalize(prompt)) is not None:
         answered = n_items >= 3 or has_code or "here_is" in fam_pos or "comply_open" in fam_pos
         feats.append("p:ask+" + ("answered" if answered else "unanswered"))
 
