@@ -569,8 +569,8 @@ def print_table(results: Row) -> None:
             w(f"  classify {size}-char responses: {r['responses_per_s_cpu']:8.0f}/s cpu-time, "
               f"{r['responses_per_s_wall']:8.0f}/s wall\n")  # fmt: skip
         for name, r in c.get("analysis_1024", {}).items():
-            w(f"  whole answers (tag + classify), 1 KiB, {name + ':':26s}"
-              f"{r['answers_per_s_cpu']:8.0f}/s cpu-time\n")  # fmt: skip
+            w(f"  analyse 1 KiB answers, {name + ':':24s}{r['answers_per_s_cpu']:8.0f}/s cpu-time "
+              f"(prompt tagged, answer classified)\n")  # fmt: skip
     d = results.get("drift")
     if d:
         w(f"  DriftEngine.add_pair: {d['add_pair_per_s_cpu']:,.0f}/s; summaries() of "
