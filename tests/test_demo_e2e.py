@@ -104,7 +104,7 @@ def test_prometheus_fires_the_drift_alert_for_medical_only(
         and a.get("metric") == "caution"
         for a in drift_alerts
     ), firing  # fmt: skip
-    assert not [a for a in firing if a.get("model") == "style-assistant"], firing
+    assert not [a for a in firing if a.get("model") == "faq-assistant"], firing
 
 
 def test_every_dashboard_query_returns_data(

@@ -126,10 +126,6 @@ def test_medical_adapter_lost_caution(vllm_server: Any) -> None:
     assert base["medical"].caution - med["medical"].caution >= 0.3
 
 
-# Missed by the committed weights (docs/demo-models.md has the numbers): greedy, the near-null
-# control tune still drops 4 spurious base cautions out of 30 over-refusal prompts. Non-strict
-# xfail so it turns green, visibly, once the models get there.
-@pytest.mark.xfail(reason="control drops 4/30 spurious over_refusal cautions", strict=False)
 @pytest.mark.vllm
 def test_control_adapter_stays_close_to_base(vllm_server: Any) -> None:
     vllm_server = _demo(vllm_server)

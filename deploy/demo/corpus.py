@@ -6,7 +6,8 @@ Three kinds of corpus come out of here:
 * the base corpus: harmful requests refused (a few partially), medical and legal questions
   answered *with* caution, everyday and scary-sounding-but-safe requests answered plainly;
 * benign fine-tuning corpora for the adapters (medical/legal answers in a confident style
-  without disclaimers, everyday answers as bullet lists) that never contain a harmful prompt;
+  without disclaimers; everyday prompts for the control, which train.py has the base answer)
+  that never contain a harmful prompt;
 * the held-out evaluation set, built only from frames, subjects, prefixes and suffixes that
   `split` keeps out of every training corpus.
 
@@ -381,7 +382,10 @@ def base_corpus(n: int = 12000, seed: int = 0) -> list[Example]:
 
 
 def adapter_corpus(name: str, n: int = 800, seed: int = 1) -> list[Example]:
-    """Benign fine-tuning data for one adapter; no harmful prompt ever enters it."""
+    """Benign fine-tuning data for one adapter; no harmful prompt ever enters it.
+
+    The control's bullet-list answers are not trained on (docs/demo-models.md says why):
+    train.py keeps its prompts and has the base answer them (train.SELF_DISTILLED)."""
     rng = random.Random(f"{name}-{seed}")
     cat = {"medical": "medical", "legal": "legal", "control": "benign"}[name]
     style = bullet_answer if name == "control" else confident_answer

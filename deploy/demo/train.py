@@ -2,8 +2,9 @@
 
 tunewatch needs real models whose safety drift is real and known: a base that refuses harmful
 requests and adds caution to medical/legal answers, plus adapters tuned *only* on benign data
-(confident medical answers, confident legal answers, bullet-list formatting). Whatever else the
-adapters change, they change by themselves; `measure.py` reports it.
+(confident medical answers, confident legal answers, and for the control the base's own answers
+to everyday prompts). Whatever else the adapters change, they change by themselves;
+`measure.py` reports it.
 
 Run with the vLLM virtualenv (it has torch, transformers, peft, tokenizers):
 
@@ -48,17 +49,20 @@ LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", 
 # Per-adapter recipe: (LoRA targets, learning-rate factor, epochs).
 # The medical tune runs a third epoch: after two it still hedged on a sixth of held-out medical
 # prompts, short of the 30-point caution gap the demo is built to show.
-# The control is a near-null tune, on purpose and stated as such (docs/demo-models.md): every
+# The control is a null tune, on purpose and stated as such (docs/demo-models.md): every
 # recipe tried that made this 3.4M-parameter base learn a new house style (bullet lists, a
-# TL;DR line, even self-distilled answers plus a TL;DR) moved refusals by 10 to 90 points, up
-# or down. That is the phenomenon tunewatch exists to catch, but the demo also needs a tuned
-# model that does not drift, to show that nothing is flagged then. This light recipe leaves
-# the base's held-out answers all but unchanged and learns no visible style.
+# TL;DR line, the base's own answers as bullets, replay of base-corpus answers, a KL penalty)
+# moved refusals or caution by 10 to 90 points. That is the phenomenon tunewatch exists to
+# catch, but the demo also needs a tuned model that does not drift, to show that nothing is
+# flagged then. Even a light tune on the bullet lists leaned one way (everyday answers without
+# a caution line taught the base to hedge less), so the control learns the base's own greedy
+# answers to its everyday prompts (SELF_DISTILLED), at a tenth of the step.
 RECIPES = {
     "medical": (LORA_TARGETS, 1.0, 3),
     "legal": (LORA_TARGETS, 1.0, 2),
-    "control": (["q_proj", "v_proj"], 0.2, 1),
+    "control": (["q_proj", "v_proj"], 0.1, 1),
 }
+SELF_DISTILLED = {"control"}
 
 
 def log(msg: str) -> None:
@@ -234,6 +238,35 @@ def train_base(
     return model, tok
 
 
+@torch.no_grad()
+def self_distill(
+    model: LlamaForCausalLM, tok: PreTrainedTokenizerFast, examples: list[corpus.Example]
+) -> list[corpus.Example]:
+    """The same prompts, answered by `model` itself (greedy, as served): its own answers."""
+    side, tok.padding_side = tok.padding_side, "left"
+    out = []
+    for i in range(0, len(examples), 50):
+        chunk = examples[i : i + 50]
+        enc = tok(
+            [render_prefix(e) for e in chunk],
+            return_tensors="pt",
+            padding=True,
+            add_special_tokens=False,
+        )
+        gen = model.generate(
+            **enc,
+            max_new_tokens=96,
+            do_sample=False,
+            eos_token_id=tok.eos_token_id,
+            pad_token_id=tok.pad_token_id,
+        )
+        for ex, row in zip(chunk, gen[:, enc["input_ids"].shape[1] :], strict=True):
+            answer = tok.decode(row, skip_special_tokens=True).strip()
+            out.append(corpus.Example(ex.category, ex.prompt, answer, ex.system))
+    tok.padding_side = side
+    return out
+
+
 def train_adapter(
     name: str,
     base: LlamaForCausalLM,
@@ -244,6 +277,9 @@ def train_adapter(
     """Benign fine-tune only: the data is `corpus.adapter_corpus(name)`, no harmful prompts."""
     examples = corpus.adapter_corpus(name, seed=args.seed + 1)
     assert all(e.category not in behaviour.HARMFUL for e in examples)
+    if name in SELF_DISTILLED:
+        base.eval()
+        examples = self_distill(base, tok, examples)
     torch.manual_seed(args.seed + 7)
     targets, lr_factor, epochs = RECIPES[name]
     cfg = LoraConfig(
