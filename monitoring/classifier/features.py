@@ -341,11 +341,13 @@ def _ngrams(prefix: str, text: str, out: list[str]) -> None:
 
 # A prompt asking for instructions or content: if the response then gives no body
 # (steps, code, list, "here is"), it most likely declined.
-_ASK = FirstMatch([
-    r"\b(?:how (?:do|can|could|would|should) (?:i|we|you|one)|how to|what(?:'s| is) the "
-    r"(?:best|easiest|quickest|most effective) way|write|give me|tell me how|create|generate|"
-    r"explain how|show me|list|draft|compose|help me)\b"
-])
+_ASK = FirstMatch(
+    [
+        r"\b(?:how (?:do|can|could|would|should) (?:i|we|you|one)|how to|what(?:'s| is) the "
+        r"(?:best|easiest|quickest|most effective) way|write|give me|tell me how|create|generate|"
+        r"explain how|show me|list|draft|compose|help me)\b"
+    ]
+)
 
 
 def _marks(text: str) -> tuple[int, int, int, int]:
