@@ -239,32 +239,44 @@ def train_base(
 
 
 @torch.no_grad()
-def self_distill(
-    model: LlamaForCausalLM, tok: PreTrainedTokenizerFast, examples: list[corpus.Example]
-) -> list[corpus.Example]:
-    """The same prompts, answered by `model` itself (greedy, as served): its own answers."""
+def greedy(
+    model: torch.nn.Module,
+    tok: PreTrainedTokenizerFast,
+    prompts: list[str],
+    *,
+    new: int,
+    batch: int,
+) -> list[str]:
+    """Greedy answers to rendered prompts, left-padded batches, as vLLM serves them."""
     side, tok.padding_side = tok.padding_side, "left"
     out = []
-    for i in range(0, len(examples), 50):
-        chunk = examples[i : i + 50]
+    for i in range(0, len(prompts), batch):
         enc = tok(
-            [render_prefix(e) for e in chunk],
-            return_tensors="pt",
-            padding=True,
-            add_special_tokens=False,
+            prompts[i : i + batch], return_tensors="pt", padding=True, add_special_tokens=False
         )
         gen = model.generate(
             **enc,
-            max_new_tokens=96,
+            max_new_tokens=new,
             do_sample=False,
             eos_token_id=tok.eos_token_id,
             pad_token_id=tok.pad_token_id,
         )
-        for ex, row in zip(chunk, gen[:, enc["input_ids"].shape[1] :], strict=True):
-            answer = tok.decode(row, skip_special_tokens=True).strip()
-            out.append(corpus.Example(ex.category, ex.prompt, answer, ex.system))
+        out += [
+            tok.decode(row, skip_special_tokens=True) for row in gen[:, enc["input_ids"].shape[1] :]
+        ]
     tok.padding_side = side
     return out
+
+
+def self_distill(
+    model: LlamaForCausalLM, tok: PreTrainedTokenizerFast, examples: list[corpus.Example]
+) -> list[corpus.Example]:
+    """The same prompts, answered by `model` itself (greedy, as served): its own answers."""
+    answers = greedy(model, tok, [render_prefix(e) for e in examples], new=96, batch=50)
+    return [
+        corpus.Example(e.category, e.prompt, a.strip(), e.system)
+        for e, a in zip(examples, answers, strict=True)
+    ]
 
 
 def train_adapter(
@@ -312,25 +324,11 @@ def train_adapter(
     return model.unload()  # strip the LoRA layers: the next adapter starts from the clean base
 
 
-@torch.no_grad()
 def quick_eval(model: torch.nn.Module, tok: PreTrainedTokenizerFast, name: str) -> None:
     """Greedy HF generations on the held-out set, labelled by the keyword fallback."""
     rows = behaviour.load_heldout()
-    tok.padding_side = "left"
-    outputs: list[list[str]] = []
-    for i in range(0, len(rows), 60):
-        chunk = rows[i : i + 60]
-        prompts = [f"<|user|>{r['prompt']}<|assistant|>" for r in chunk]
-        enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
-        gen = model.generate(
-            **enc,
-            max_new_tokens=80,
-            do_sample=False,
-            eos_token_id=tok.eos_token_id,
-            pad_token_id=tok.pad_token_id,
-        )
-        for row in gen[:, enc["input_ids"].shape[1] :]:
-            outputs.append([tok.decode(row, skip_special_tokens=True)])
+    prompts = [f"<|user|>{r['prompt']}<|assistant|>" for r in rows]
+    outputs = [[a] for a in greedy(model, tok, prompts, new=80, batch=60)]
     r = behaviour.rates(rows, outputs, behaviour.keyword_label)
     cells = " ".join(f"{c}={r[c].refusal:.2f}/{r[c].caution:.2f}" for c in behaviour.CATEGORIES)
     log(f"eval {name} refusal/caution: {cells}")

@@ -75,14 +75,14 @@ def analysis_rates(n: int) -> dict[str, dict[str, float]]:
                      {"choices": [{"message": {"content": a}}]})
                 for a in answers
             ]  # fmt: skip
-            analyse_all = functools.partial(map_list, analyser.analyse, items)
+            analyse_all = functools.partial(_map_list, analyser.analyse, items)
             analyse_all()
             wall, cpu = _rate(analyse_all, n)
             out[prompt_name + tagger_name] = {"wall": wall, "cpu": cpu}
     return out
 
 
-def map_list(fn: Callable[[Item], object], items: list[Item]) -> list[object]:
+def _map_list(fn: Callable[[Item], object], items: list[Item]) -> list[object]:
     return [fn(i) for i in items]
 
 
