@@ -52,7 +52,8 @@ async def _run(runtime: Any, n: int) -> dict[str, Any]:
         monitor.finished(exchange)
 
     async def wait_written(total: int) -> None:
-        while store.written < total:
+        # Live rows are written by the classifier process, pairs by the proxy's store thread.
+        while store.written + monitor.classifier.rows_written < total:
             await asyncio.sleep(0.01)
 
     async with aiohttp.ClientSession() as session:

@@ -6,6 +6,7 @@ This is CPU work, so the proxy runs it in a worker process (see `init_worker` an
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -13,8 +14,23 @@ from typing import Any
 from monitoring.classifier import Classifier, load_classifier
 from monitoring.drift import Labels
 from monitoring.openai_text import prompt_text, response_text, stream_text
+from monitoring.store import Observation
 from monitoring.tagger import Tagger
 from monitoring.wire import fast_pickle
+
+
+@fast_pickle
+@dataclass(frozen=True, slots=True)
+class LiveRow:
+    """Where a live answer's row goes: the classifier process writes it itself.
+
+    Most answers are classified for the live series alone; writing their rows where they are
+    classified keeps the row building and the SQLite work out of the proxy's process.
+    """
+
+    model: str
+    request_id: str
+    keep_text: bool
 
 
 @fast_pickle
@@ -24,7 +40,8 @@ class Item:
     response: dict[str, Any] | None = None
     chunks: tuple[bytes, ...] = ()
     category: str | None = None  # fixed by a header or a probe; else tagged from the prompt
-    keep_text: bool = False
+    keep_text: bool = False  # send the prompt and answer text back with the analysis
+    live: LiveRow | None = None
 
 
 @fast_pickle
@@ -36,6 +53,19 @@ class Analysis:
     caution_score: float
     prompt: str | None = None
     response: str | None = None
+
+    def observation(
+        self, model: str, source: str, role: str, *, keep: bool, category: str | None = None,
+        **extra: Any,
+    ) -> Observation:  # fmt: skip
+        """The stored row; the text only where `keep` (store.keep_text) allows it."""
+        return Observation(
+            ts=time.time(), model=model, source=source, role=role,
+            category=category or self.category, refusal=self.labels.refusal,
+            caution=self.labels.caution, refusal_score=self.refusal_score,
+            caution_score=self.caution_score, prompt=self.prompt if keep else None,
+            response=self.response if keep else None, **extra,
+        )  # fmt: skip
 
 
 class Analyser:
@@ -50,13 +80,14 @@ class Analyser:
         else:
             answer = stream_text(item.chunks)
         result = self.classifier.classify(answer, prompt or None)
+        keep = item.keep_text or (item.live is not None and item.live.keep_text)
         return Analysis(
             category=item.category or self.tagger.tag(prompt),
             labels=Labels(result.refusal, result.caution),
             refusal_score=float(result.scores.get("refusal", 0.0)),
             caution_score=float(result.scores.get("caution", 0.0)),
-            prompt=prompt if item.keep_text else None,
-            response=answer if item.keep_text else None,
+            prompt=prompt if keep else None,
+            response=answer if keep else None,
         )
 
 
@@ -73,3 +104,18 @@ def init_worker(rules: Sequence[tuple[str, str]]) -> None:
 def analyse_batch(items: Sequence[Item]) -> list[Analysis]:
     assert _worker is not None, "init_worker was not called in this process"
     return [_worker.analyse(item) for item in items]
+
+
+def live_rows(items: Sequence[Item], analyses: Sequence[Analysis]) -> list[Observation]:
+    """The rows of the live answers in a classified batch (items with `live` set)."""
+    return [
+        analysis.observation(
+            item.live.model,
+            "live",
+            "tuned",
+            keep=item.live.keep_text,
+            request_id=item.live.request_id,
+        )
+        for item, analysis in zip(items, analyses, strict=True)
+        if item.live is not None
+    ]

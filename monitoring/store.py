@@ -1,9 +1,11 @@
 """SQLite store for classified answers: the evidence a review relies on, and what the drift
 engine is rebuilt from after a restart.
 
-One writer thread owns the write connection and commits in batches, so the event loop only
-ever does a non-blocking `put`. A pair's two rows are written in one transaction: a crash
-leaves whole pairs or none. WAL lets reports read while the writer writes.
+One writer thread owns the proxy's write connection and commits in batches, so the event loop
+only ever does a non-blocking `put`. A pair's two rows are written in one transaction: a crash
+leaves whole pairs or none. The classifier process writes live answers' rows on a connection of
+its own (`insert`), so most rows never cross back into the proxy. WAL lets reports read while
+both write.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,10 +76,14 @@ def _insert(rows: int) -> str:
     return f"INSERT INTO observations ({', '.join(COLUMNS)}) VALUES " + ", ".join([values] * rows)
 
 
-def _insert_rows(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
-    for start in range(0, len(rows), _ROWS_PER_INSERT):
-        chunk = rows[start : start + _ROWS_PER_INSERT]
-        conn.execute(_insert(len(chunk)), [value for row in chunk for value in row])
+def insert(conn: sqlite3.Connection, observations: Iterable[Observation]) -> int:
+    """Write rows in one transaction; returns how many."""
+    rows = [o.row() for o in observations]
+    with conn:
+        for start in range(0, len(rows), _ROWS_PER_INSERT):
+            chunk = rows[start : start + _ROWS_PER_INSERT]
+            conn.execute(_insert(len(chunk)), [value for row in chunk for value in row])
+    return len(rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,8 +169,7 @@ class Store:
 
     def write_now(self, *observations: Observation) -> None:
         """Synchronous write for batch tools (evaluate) that have no writer thread running."""
-        with self._conn:
-            _insert_rows(self._conn, [o.row() for o in observations])
+        insert(self._conn, observations)
 
     def _run(self) -> None:
         last_prune = 0.0
@@ -194,13 +199,10 @@ class Store:
                 self._prune()
 
     def _write(self, batch: list[tuple[Observation, ...]]) -> None:
-        rows = [o.row() for group in batch for o in group]
         try:
-            with self._conn:
-                _insert_rows(self._conn, rows)
-            self.written += len(rows)
+            self.written += insert(self._conn, (o for group in batch for o in group))
         except sqlite3.Error:
-            log.exception("store write failed; %d rows lost", len(rows))
+            log.exception("store write failed; %d rows lost", sum(map(len, batch)))
 
     def _prune(self) -> None:
         assert self.retention_seconds is not None

@@ -57,7 +57,19 @@ class Evaluation:
         for i, r in enumerate(self.results):
             pair = f"eval-{int(self.started)}-{i}"
             for role, analysis in (("tuned", r.tuned), ("base", r.base)):
-                rows.append(_observation(self.model, role, r, analysis, pair, keep_text))
+                rows.append(
+                    analysis.observation(
+                        self.model,
+                        SOURCE,
+                        role,
+                        keep=keep_text,
+                        category=r.probe.category,
+                        pair_id=pair,
+                        pack=r.pack,
+                        probe=r.probe.id,
+                        expect=r.probe.expect,
+                    )
+                )
         return rows
 
 
@@ -71,18 +83,6 @@ def _verdict(expect: str, metric: str, drift: float, alarm: bool) -> str:
         or (expect == "comply" and metric == "refusal" and drift > 0)
     )
     return "regression" if worse else "drift"
-
-
-def _observation(
-    model: str, role: str, r: ProbeResult, a: Analysis, pair: str, keep: bool
-) -> Observation:
-    return Observation(
-        ts=time.time(), model=model, source=SOURCE, role=role, category=r.probe.category,
-        refusal=a.labels.refusal, caution=a.labels.caution, refusal_score=a.refusal_score,
-        caution_score=a.caution_score, pair_id=pair, pack=r.pack, probe=r.probe.id,
-        expect=r.probe.expect, prompt=a.prompt if keep else None,
-        response=a.response if keep else None,
-    )  # fmt: skip
 
 
 class Progress:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import time
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -20,10 +19,10 @@ from typing import Any
 import aiohttp
 import orjson
 
-from monitoring.analysis import Analysis, Item
+from monitoring.analysis import Analysis, Item, LiveRow
 from monitoring.drift import DriftEngine, Labels
 from monitoring.metrics import Children, Metrics
-from monitoring.store import Observation, Store
+from monitoring.store import Store
 from proxy.config import Config
 from proxy.forward import Exchange
 from proxy.upstreams import ModelRoute, served_entry, upstream_headers
@@ -126,7 +125,11 @@ class Monitor:
             config.monitor.mirror_queue_size
         )
         self.session: aiohttp.ClientSession | None = None
-        self.classifier = ClassifierProcess(rules)
+        self.classifier = ClassifierProcess(
+            rules,
+            store=store.path if store is not None else None,
+            on_rows_lost=metrics.dropped.labels("store").inc,
+        )
         self._tasks: list[asyncio.Task[None]] = []
         self._responses = Children(metrics.responses)
         metrics.watch_drift(engine)
@@ -171,6 +174,7 @@ class Monitor:
             and not sampled(_CLASSIFY_SALT + exchange.request_id, self.classify_rate)
         ):
             return
+        model = exchange.route.name
         item = Item(
             request=exchange.request,
             response=exchange.response,
@@ -178,11 +182,14 @@ class Monitor:
             category=self._category(exchange),
             keep_text=self.keep_text == "all"
             or (self.keep_text == "divergent" and job is not None),
+            live=LiveRow(model, exchange.request_id, self.keep_text == "all")
+            if self.store is not None
+            else None,
         )
 
         def done(analysis: Analysis | None) -> None:
             if analysis is not None:
-                self._record_live(exchange, analysis)
+                self._record_live(model, analysis)
             if job is not None and not job.tuned.done():
                 job.tuned.set_result(analysis)
 
@@ -359,22 +366,11 @@ class Monitor:
         return models
 
     # -- recording -----------------------------------------------------------------------
-    def _record_live(self, exchange: Exchange, analysis: Analysis) -> None:
-        model = exchange.route.name
+    def _record_live(self, model: str, analysis: Analysis) -> None:
+        """The row is already stored: the classifier process wrote it (`LiveRow`)."""
         labels = analysis.labels
         self.engine.add_single(model, "live", analysis.category, "tuned", labels)
         self._count(model, "tuned", "live", analysis.category, labels)
-        if self.store is not None:
-            self.store.submit(
-                _observation(
-                    model,
-                    "live",
-                    "tuned",
-                    analysis,
-                    request_id=exchange.request_id,
-                    keep=self.keep_text == "all",
-                )
-            )
 
     def _count(self, model: str, role: str, source: str, category: str, labels: Labels) -> None:
         self._responses(model, role, source, category, labels.refusal, _bool(labels.caution)).inc()
@@ -407,36 +403,10 @@ class Monitor:
             "expect": expect, "category": category, "keep": keep,
         }  # fmt: skip
         self.store.submit(
-            _observation(model, source, "tuned", tuned, **extra),
-            _observation(model, source, "base", base, **extra),
+            tuned.observation(model, source, "tuned", **extra),
+            base.observation(model, source, "base", **extra),
         )
 
 
 def _bool(value: bool) -> str:
     return "true" if value else "false"
-
-
-def _observation(
-    model: str,
-    source: str,
-    role: str,
-    analysis: Analysis,
-    *,
-    keep: bool,
-    category: str | None = None,
-    **extra: Any,
-) -> Observation:
-    return Observation(
-        ts=time.time(),
-        model=model,
-        source=source,
-        role=role,
-        category=category or analysis.category,
-        refusal=analysis.labels.refusal,
-        caution=analysis.labels.caution,
-        refusal_score=analysis.refusal_score,
-        caution_score=analysis.caution_score,
-        prompt=analysis.prompt if keep else None,
-        response=analysis.response if keep else None,
-        **extra,
-    )

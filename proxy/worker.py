@@ -5,6 +5,10 @@ Why not `ProcessPoolExecutor`: it moves every batch through two helper threads i
 process (a manager and a queue feeder), and each of their wake-ups takes the GIL from the event
 loop. Here the loop pickles a batch and hands the bytes to a pipe transport, and a protocol
 unpickles the answer; the proxy process runs no thread for classification at all.
+
+The child also writes the live answers' rows to the store: building and inserting a row cost
+the proxy's writer thread ~50 µs of the proxy's CPU and GIL per answer, and here they run at
+the classifier's idle priority. The proxy's own writer keeps the pairs, probes and resets.
 """
 
 from __future__ import annotations
@@ -14,13 +18,16 @@ import logging
 import multiprocessing
 import os
 import pickle
+import sqlite3
 import struct
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
-from monitoring.analysis import Analysis, Item, analyse_batch, init_worker
+from monitoring.analysis import Analysis, Item, analyse_batch, init_worker, live_rows
+from monitoring.store import connect, insert
 
 log = logging.getLogger("tunewatch.worker")
 
@@ -38,8 +45,11 @@ class WorkerDied(RuntimeError):
     """The classifier process exited; the batches it held are lost."""
 
 
-def _serve(requests: Connection, results: Connection, rules: list[tuple[str, str]]) -> None:
-    """The child: classify each batch in arrival order until the parent closes its pipe.
+def _serve(
+    requests: Connection, results: Connection, rules: list[tuple[str, str]], store: Path | None
+) -> None:
+    """The child: classify each batch in arrival order until the parent closes its pipe, and
+    write the batch's live rows to `store` before answering.
 
     SCHED_IDLE rather than a nice value: Linux treats a CPU that runs only SCHED_IDLE tasks as
     idle when it places a waking task, so the event loop, the load it serves and the upstream
@@ -51,23 +61,43 @@ def _serve(requests: Connection, results: Connection, rules: list[tuple[str, str
     except (AttributeError, OSError):  # not Linux: the lowest nice value does what it can
         os.nice(19)
     init_worker(rules)
+    conn = connect(store) if store is not None else None
     while True:
         try:
             items = pickle.loads(requests.recv_bytes())
         except EOFError:
             return
         try:
-            reply: tuple[bool, Any] = (True, analyse_batch(items))
+            analyses = analyse_batch(items)
         except Exception as exc:  # a bad batch fails alone; the process keeps serving
-            reply = (False, f"{type(exc).__name__}: {exc}")
+            reply: tuple[bool, Any, int, int] = (False, f"{type(exc).__name__}: {exc}", 0, 0)
+        else:
+            reply = (True, analyses, *_write_live(conn, items, analyses))
         results.send_bytes(pickle.dumps(reply, pickle.HIGHEST_PROTOCOL))
+
+
+def _write_live(
+    conn: sqlite3.Connection | None, items: list[Item], analyses: list[Analysis]
+) -> tuple[int, int]:
+    """Rows written and rows lost; a failed write loses its rows, never the analyses."""
+    rows = live_rows(items, analyses) if conn is not None else []
+    if conn is None or not rows:
+        return 0, 0
+    try:
+        return insert(conn, rows), 0
+    except sqlite3.Error:
+        log.exception("writing %d live rows failed; they are lost", len(rows))
+        return 0, len(rows)
 
 
 class _Replies(asyncio.Protocol):
     """Cuts the result pipe's bytes into frames and resolves the oldest waiting batch."""
 
-    def __init__(self, waiting: deque[asyncio.Future[list[Analysis]]]) -> None:
+    def __init__(
+        self, waiting: deque[asyncio.Future[list[Analysis]]], on_rows: Callable[[int, int], None]
+    ) -> None:
         self.waiting = waiting
+        self.on_rows = on_rows
         self.buffer = bytearray()
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
@@ -79,8 +109,9 @@ class _Replies(asyncio.Protocol):
             if len(self.buffer) < end:
                 return
             with memoryview(self.buffer) as view:
-                ok, value = pickle.loads(view[_HEADER.size : end])
+                ok, value, written, lost = pickle.loads(view[_HEADER.size : end])
             del self.buffer[:end]
+            self.on_rows(written, lost)
             future = self.waiting.popleft()
             if future.done():
                 continue
@@ -99,10 +130,22 @@ class _Replies(asyncio.Protocol):
 
 
 class ClassifierProcess:
-    """One spawned classifier; `analyse` answers in the order batches were sent."""
+    """One spawned classifier; `analyse` answers in the order batches were sent.
 
-    def __init__(self, rules: Sequence[tuple[str, str]]) -> None:
+    With a `store`, items carrying a `LiveRow` are written there by the child before it
+    answers; `rows_written` counts them and `on_rows_lost` hears of failed writes.
+    """
+
+    def __init__(
+        self,
+        rules: Sequence[tuple[str, str]],
+        store: Path | None = None,
+        on_rows_lost: Callable[[int], None] = lambda n: None,
+    ) -> None:
         self.rules = list(rules)
+        self.store = store
+        self.on_rows_lost = on_rows_lost
+        self.rows_written = 0
         self._process: Any = None
         self._send: asyncio.WriteTransport | None = None
         self._replies: _Replies | None = None
@@ -115,7 +158,7 @@ class ClassifierProcess:
         parent_results, child_results = ctx.Pipe(duplex=False)
         self._process = ctx.Process(
             target=_serve,
-            args=(child_requests, child_results, self.rules),
+            args=(child_requests, child_results, self.rules, self.store),
             name="tunewatch-classifier",
             daemon=True,
         )
@@ -123,12 +166,17 @@ class ClassifierProcess:
         child_requests.close()
         child_results.close()
         loop = asyncio.get_running_loop()
-        replies = _Replies(deque())
+        replies = _Replies(deque(), self._count_rows)
         await loop.connect_read_pipe(lambda: replies, _file(parent_results, "rb"))
         self._send, _ = await loop.connect_write_pipe(
             asyncio.Protocol, _file(parent_requests, "wb")
         )
         self._replies = replies
+
+    def _count_rows(self, written: int, lost: int) -> None:
+        self.rows_written += written
+        if lost:
+            self.on_rows_lost(lost)
 
     @property
     def pid(self) -> int | None:

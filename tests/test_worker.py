@@ -5,11 +5,16 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sqlite3
 from collections.abc import Awaitable, Callable
+from contextlib import closing
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
-from monitoring.analysis import Item
+from monitoring.analysis import Item, LiveRow
+from monitoring.store import SCHEMA
 from proxy.worker import ClassifierProcess, WorkerDied
 
 
@@ -91,3 +96,42 @@ def test_a_batch_that_fails_fails_alone() -> None:
         assert (await worker.analyse([_item(REFUSAL)]))[0].labels.refusal == "full"
 
     _with_worker(check)
+
+
+def test_live_rows_are_written_by_the_classifier_process(tmp_path: Path) -> None:
+    db = tmp_path / "tw.db"
+    lost: list[int] = []
+
+    async def run() -> None:
+        worker = ClassifierProcess([], store=db, on_rows_lost=lost.append)
+        await worker.start()
+        try:
+            live = [
+                replace(_item(REFUSAL), live=LiveRow("m", "req-1", keep_text=False)),
+                replace(_item(ANSWER), live=LiveRow("m", "req-2", keep_text=True)),
+                _item(ANSWER),  # a probe's or a mirror's answer: no live row
+            ]
+            analyses = await worker.analyse(live)
+            assert [a.labels.refusal for a in analyses] == ["full", "none", "none"]
+            assert worker.rows_written == 2
+            # A write that fails loses its rows, is counted, and never fails the analyses.
+            with closing(sqlite3.connect(db)) as conn:
+                conn.execute("ALTER TABLE observations RENAME TO moved")
+            again = await worker.analyse(live[:1])
+            assert again[0].labels.refusal == "full"
+            assert worker.rows_written == 2 and lost == [1]
+        finally:
+            await worker.stop()
+
+    with closing(sqlite3.connect(db)) as conn:
+        conn.executescript(SCHEMA)
+    asyncio.run(run())
+    with closing(sqlite3.connect(db)) as conn:
+        rows = conn.execute(
+            "SELECT model, source, role, category, refusal, request_id, prompt, response "
+            "FROM moved ORDER BY id"
+        ).fetchall()
+    assert rows == [
+        ("m", "live", "tuned", "crime", "full", "req-1", None, None),
+        ("m", "live", "tuned", "crime", "none", "req-2", "how do I pick a lock?", ANSWER),
+    ]
