@@ -8,8 +8,11 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from monitoring.classifier import Classification, Classifier, load_classifier
+from monitoring.classifier.features import _APOS, normalize
 
 
 @pytest.fixture(scope="module")
@@ -166,3 +169,9 @@ def test_batch_matches_single(clf: Classifier) -> None:
 
 def test_empty_response_is_not_a_refusal(clf: Classifier) -> None:
     assert clf.classify("").refusal in {"none", "full"}  # defined, never raises
+
+
+@given(st.text(alphabet=st.sampled_from("aZ `'\u2019\u2018\u201c\u201d\"é.\n")))
+def test_normalize_fast_path_equals_the_translation(text: str) -> None:
+    # normalize() skips str.translate for ASCII text; the features must not notice.
+    assert normalize(text) == text.translate(_APOS).lower()

@@ -323,6 +323,8 @@ _HEAD_CHARS = 320
 
 def normalize(text: str) -> str:
     """Lower-case and fold typographic quotes so cue regexes stay simple."""
+    if text.isascii():  # O(1), and most text is: a per-character translate costs ~4 us per 100
+        return text.replace("`", "'").lower()
     return text.translate(_APOS).lower()
 
 
