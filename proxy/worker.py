@@ -61,7 +61,7 @@ def _serve(
     except (AttributeError, OSError):  # not Linux: the lowest nice value does what it can
         os.nice(19)
     init_worker(rules)
-    conn = connect(store) if store is not None else None
+    live = _LiveRows(store)
     while True:
         try:
             items = pickle.loads(requests.recv_bytes())
@@ -72,22 +72,29 @@ def _serve(
         except Exception as exc:  # a bad batch fails alone; the process keeps serving
             reply: tuple[bool, Any, int, int] = (False, f"{type(exc).__name__}: {exc}", 0, 0)
         else:
-            reply = (True, analyses, *_write_live(conn, items, analyses))
+            reply = (True, analyses, *live.write(items, analyses))
         results.send_bytes(pickle.dumps(reply, pickle.HIGHEST_PROTOCOL))
 
 
-def _write_live(
-    conn: sqlite3.Connection | None, items: list[Item], analyses: list[Analysis]
-) -> tuple[int, int]:
-    """Rows written and rows lost; a failed write loses its rows, never the analyses."""
-    rows = live_rows(items, analyses) if conn is not None else []
-    if conn is None or not rows:
-        return 0, 0
-    try:
-        return insert(conn, rows), 0
-    except sqlite3.Error:
-        log.exception("writing %d live rows failed; they are lost", len(rows))
-        return 0, len(rows)
+class _LiveRows:
+    """The child's writer of live rows; connects on first use, and again after a failure."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.conn: sqlite3.Connection | None = None
+
+    def write(self, items: list[Item], analyses: list[Analysis]) -> tuple[int, int]:
+        """Rows written and rows lost: a failed write loses its rows, never the analyses."""
+        rows = live_rows(items, analyses) if self.path is not None else []
+        if self.path is None or not rows:
+            return 0, 0
+        try:
+            if self.conn is None:
+                self.conn = connect(self.path)
+            return insert(self.conn, rows), 0
+        except sqlite3.Error:
+            log.exception("writing %d live rows failed; they are lost", len(rows))
+            return 0, len(rows)
 
 
 class _Replies(asyncio.Protocol):

@@ -135,3 +135,21 @@ def test_live_rows_are_written_by_the_classifier_process(tmp_path: Path) -> None
         ("m", "live", "tuned", "crime", "full", "req-1", None, None),
         ("m", "live", "tuned", "crime", "none", "req-2", "how do I pick a lock?", ANSWER),
     ]
+
+
+def test_a_store_the_child_cannot_open_loses_rows_not_answers(tmp_path: Path) -> None:
+    lost: list[int] = []
+
+    async def run() -> None:
+        # A directory where the database file should be: sqlite3 cannot open it.
+        worker = ClassifierProcess([], store=tmp_path, on_rows_lost=lost.append)
+        await worker.start()
+        try:
+            item = replace(_item(REFUSAL), live=LiveRow("m", "req-1", keep_text=False))
+            for _ in range(2):  # it tries to connect again for the next batch
+                assert (await worker.analyse([item, item]))[0].labels.refusal == "full"
+            assert worker.alive and worker.rows_written == 0 and lost == [2, 2]
+        finally:
+            await worker.stop()
+
+    asyncio.run(run())
