@@ -3,13 +3,15 @@ PYTHON ?= python3
 VENV := .venv
 VLLM_VENV := .venv-vllm
 BIN := $(VENV)/bin
-# The registry connection drops mid-download now and then (a CI run once failed on a 56 MB wheel
-# after pip's default five resumes): more resumes, longer timeouts, and three tries of a whole
-# install; pip's cache keeps what an earlier try finished. Only pip >= 25.1 knows --resume-retries,
-# so the first upgrade of the venv's own pip goes without it.
+# The registry connection drops mid-download now and then, for minutes at a time (seen here:
+# a 56 MB wheel cut at the same byte through 31 resumes and three tries 15 s apart, then fine a
+# minute later): more resumes, longer timeouts, and five tries of a whole install over ~5
+# minutes of back-off; pip's cache keeps what an earlier try finished. Only pip >= 25.1 knows
+# --resume-retries, so the first upgrade of the venv's own pip goes without it.
 PIP_NET := --retries 10 --timeout 60 --resume-retries 30
-retry = for try in 1 2 3; do $(1) && break; [ $$try = 3 ] && exit 1; \
-	echo "install failed (try $$try of 3); retrying in 15 s" >&2; sleep 15; done
+retry = for try in 1 2 3 4 5; do $(1) && break; [ $$try = 5 ] && exit 1; \
+	echo "install failed (try $$try of 5); retrying in $$((30 * try)) s" >&2; \
+	sleep $$((30 * try)); done
 VLLM_EXTRAS := .[vllm,train]
 
 .PHONY: test lint typecheck unit demo demo-once bench clean
