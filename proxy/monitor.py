@@ -129,6 +129,7 @@ class Monitor:
             rules,
             store=store.path if store is not None else None,
             on_rows_lost=metrics.dropped.labels("store").inc,
+            log_level=config.server.log_level,
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._responses = Children(metrics.responses)

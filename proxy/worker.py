@@ -28,6 +28,7 @@ from typing import Any
 
 from monitoring.analysis import Analysis, Item, analyse_batch, init_worker, live_rows
 from monitoring.store import connect, insert
+from proxy.logs import setup_logging
 
 log = logging.getLogger("tunewatch.worker")
 
@@ -46,7 +47,11 @@ class WorkerDied(RuntimeError):
 
 
 def _serve(
-    requests: Connection, results: Connection, rules: list[tuple[str, str]], store: Path | None
+    requests: Connection,
+    results: Connection,
+    rules: list[tuple[str, str]],
+    store: Path | None,
+    log_level: str | None,
 ) -> None:
     """The child: classify each batch in arrival order until the parent closes its pipe, and
     write the batch's live rows to `store` before answering.
@@ -56,6 +61,8 @@ def _serve(
     take that CPU at once instead of sharing it (measured in docs/performance.md). Under
     overload the backlog fills, drops and counts, as every background queue here does.
     """
+    if log_level is not None:  # a spawned child starts with Python's plain default handler
+        setup_logging(log_level)
     try:
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     except (AttributeError, OSError):  # not Linux: the lowest nice value does what it can
@@ -140,7 +147,8 @@ class ClassifierProcess:
     """One spawned classifier; `analyse` answers in the order batches were sent.
 
     With a `store`, items carrying a `LiveRow` are written there by the child before it
-    answers; `rows_written` counts them and `on_rows_lost` hears of failed writes.
+    answers; `rows_written` counts them and `on_rows_lost` hears of failed writes. With a
+    `log_level`, the child logs JSON lines like the proxy (`proxy.logs`).
     """
 
     def __init__(
@@ -148,10 +156,12 @@ class ClassifierProcess:
         rules: Sequence[tuple[str, str]],
         store: Path | None = None,
         on_rows_lost: Callable[[int], None] = lambda n: None,
+        log_level: str | None = None,
     ) -> None:
         self.rules = list(rules)
         self.store = store
         self.on_rows_lost = on_rows_lost
+        self.log_level = log_level
         self.rows_written = 0
         self._process: Any = None
         self._send: asyncio.WriteTransport | None = None
@@ -165,7 +175,7 @@ class ClassifierProcess:
         parent_results, child_results = ctx.Pipe(duplex=False)
         self._process = ctx.Process(
             target=_serve,
-            args=(child_requests, child_results, self.rules, self.store),
+            args=(child_requests, child_results, self.rules, self.store, self.log_level),
             name="tunewatch-classifier",
             daemon=True,
         )

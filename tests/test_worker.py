@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sqlite3
@@ -137,12 +138,14 @@ def test_live_rows_are_written_by_the_classifier_process(tmp_path: Path) -> None
     ]
 
 
-def test_a_store_the_child_cannot_open_loses_rows_not_answers(tmp_path: Path) -> None:
+def test_a_store_the_child_cannot_open_loses_rows_not_answers(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     lost: list[int] = []
 
     async def run() -> None:
         # A directory where the database file should be: sqlite3 cannot open it.
-        worker = ClassifierProcess([], store=tmp_path, on_rows_lost=lost.append)
+        worker = ClassifierProcess([], store=tmp_path, on_rows_lost=lost.append, log_level="info")
         await worker.start()
         try:
             item = replace(_item(REFUSAL), live=LiveRow("m", "req-1", keep_text=False))
@@ -153,3 +156,9 @@ def test_a_store_the_child_cannot_open_loses_rows_not_answers(tmp_path: Path) ->
             await worker.stop()
 
     asyncio.run(run())
+    # The child says so on the stderr it shares with the proxy, as JSON lines like the proxy's.
+    said = [json.loads(line) for line in capfd.readouterr().err.splitlines() if "live rows" in line]
+    assert [(e["level"], e["logger"], e["msg"]) for e in said] == [
+        ("error", "tunewatch.worker", "writing 2 live rows failed; they are lost")
+    ] * 2
+    assert "unable to open database file" in said[0]["exc"]
