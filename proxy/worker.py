@@ -92,8 +92,10 @@ class _LiveRows:
 
     def write(self, items: list[Item], analyses: list[Analysis]) -> tuple[int, int]:
         """Rows written and rows lost: a failed write loses its rows, never the analyses."""
-        rows = live_rows(items, analyses) if self.path is not None else []
-        if self.path is None or not rows:
+        if self.path is None:
+            return 0, 0
+        rows = live_rows(items, analyses)
+        if not rows:
             return 0, 0
         try:
             if self.conn is None:

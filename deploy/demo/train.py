@@ -250,21 +250,22 @@ def greedy(
     """Greedy answers to rendered prompts, left-padded batches, as vLLM serves them."""
     side, tok.padding_side = tok.padding_side, "left"
     out = []
-    for i in range(0, len(prompts), batch):
-        enc = tok(
-            prompts[i : i + batch], return_tensors="pt", padding=True, add_special_tokens=False
-        )
-        gen = model.generate(
-            **enc,
-            max_new_tokens=new,
-            do_sample=False,
-            eos_token_id=tok.eos_token_id,
-            pad_token_id=tok.pad_token_id,
-        )
-        out += [
-            tok.decode(row, skip_special_tokens=True) for row in gen[:, enc["input_ids"].shape[1] :]
-        ]
-    tok.padding_side = side
+    try:
+        for i in range(0, len(prompts), batch):
+            enc = tok(
+                prompts[i : i + batch], return_tensors="pt", padding=True, add_special_tokens=False
+            )
+            gen = model.generate(
+                **enc,
+                max_new_tokens=new,
+                do_sample=False,
+                eos_token_id=tok.eos_token_id,
+                pad_token_id=tok.pad_token_id,
+            )
+            width = enc["input_ids"].shape[1]
+            out += [tok.decode(row, skip_special_tokens=True) for row in gen[:, width:]]
+    finally:
+        tok.padding_side = side  # the trainer right-pads
     return out
 
 
