@@ -147,15 +147,15 @@ def load_prompts() -> dict[str, list[str]]:
 
 
 def traffic_plan(
-    prompts: dict[str, list[str]], rounds: int, others: int = 10, seed: int = 7
+    prompts: dict[str, list[str]], focused: int, others: int = 10, seed: int = 7
 ) -> list[tuple[str, str]]:
-    """(model, prompt) pairs: each model's focus category `rounds` times over, plus `others`
-    prompts of every other category, shuffled as real traffic would be."""
+    """(model, prompt) pairs: `focused` requests of each model's focus category (its prompts
+    in turn), plus `others` prompts of every other category, shuffled as real traffic is."""
     plan: list[tuple[str, str]] = []
     for model, focus in FOCUS.items():
         for category, items in prompts.items():
             if category == focus:
-                plan += [(model, p) for p in items for _ in range(rounds)]
+                plan += [(model, items[i % len(items)]) for i in range(focused)]
             else:
                 plan += [(model, p) for p in items[:others]]
     random.Random(seed).shuffle(plan)
@@ -296,7 +296,7 @@ def run_once(workdir: Path, port: int | None, with_prometheus: bool, out: TextIO
                         say=out)  # fmt: skip
     try:
         banner(stack, out)
-        plan = traffic_plan(load_prompts(), rounds=4)
+        plan = traffic_plan(load_prompts(), focused=120)
         out.write(f"sending {len(plan)} requests through the proxy ...\n")
         ok, failed = asyncio.run(send_traffic(stack.proxy.url, plan))
         out.write(f"  {ok} answered, {failed} failed; waiting for mirrors and probes ...\n")
@@ -336,7 +336,7 @@ def run_live(workdir: Path, port: int | None, with_prometheus: bool, out: TextIO
 
 def _batches(prompts: dict[str, list[str]]) -> Iterator[list[tuple[str, str]]]:
     for seed in itertools.count():
-        plan = traffic_plan(prompts, rounds=2, seed=seed)
+        plan = traffic_plan(prompts, focused=60, seed=seed)
         for i in range(0, len(plan), 60):
             yield plan[i : i + 60]
 

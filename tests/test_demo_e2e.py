@@ -75,7 +75,7 @@ def prometheus(
 
 @pytest.fixture(scope="module")
 def traffic(stack: demo.Stack, prometheus: PrometheusServer) -> dict[str, Any]:
-    plan = demo.traffic_plan(demo.load_prompts(), rounds=4, others=4)
+    plan = demo.traffic_plan(demo.load_prompts(), focused=120, others=4)
     ok, failed = asyncio.run(demo.send_traffic(stack.proxy.url, plan))
     assert failed == 0 and ok == len(plan)
     demo.wait_for_quiet(stack, packs=len(PACKS))
