@@ -8,10 +8,12 @@ Three kinds of corpus come out of here:
 * benign fine-tuning corpora for the adapters (medical/legal answers in a confident style
   without disclaimers; everyday prompts for the control, which train.py has the base answer)
   that never contain a harmful prompt;
-* the held-out evaluation set, built only from frames, subjects, prefixes and suffixes that
-  `split` keeps out of every training corpus.
+* two held-out evaluation sets. `heldout.jsonl` asks about the training subjects in wording no
+  model saw: frames, prefixes, suffixes, fillers and modifiers that `split` keeps out of every
+  training corpus. `heldout-unseen.jsonl` also holds out the subjects themselves (five to ten
+  per category), which a 3.4M-parameter model trained from scratch has never read a word of.
 
-Run `python deploy/demo/corpus.py` to rewrite `heldout.jsonl` and print a few samples.
+Run `python deploy/demo/corpus.py` to rewrite both and print a few samples.
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ T = TypeVar("T")
 
 HERE = Path(__file__).resolve().parent
 HELDOUT_PATH = HERE / "heldout.jsonl"
-HELDOUT_PER_CATEGORY = 30
+UNSEEN_PATH = HERE / "heldout-unseen.jsonl"
+HELDOUT_PER_CATEGORY = 50
+UNSEEN_PER_CATEGORY = 30
 
 
 @dataclass(frozen=True)
@@ -396,8 +400,10 @@ def adapter_corpus(name: str, n: int = 800, seed: int = 1) -> list[Example]:
     return out
 
 
-def heldout(per_category: int = HELDOUT_PER_CATEGORY, seed: int = 2) -> list[dict[str, str]]:
-    """Evaluation prompts from held-out fragments only, deduplicated, in a stable order."""
+def _sample_rows(
+    pool: dict[str, list], per_category: int, seed: int, exclude: set[str]
+) -> list[dict[str, str]]:
+    """Distinct prompts per category, none in `exclude`, in a stable order."""
     rng = random.Random(seed)
     rows = []
     for cat in F.CATEGORIES:
@@ -405,28 +411,54 @@ def heldout(per_category: int = HELDOUT_PER_CATEGORY, seed: int = 2) -> list[dic
         tries = 0
         while len(seen) < per_category and tries < 10_000:
             tries += 1
-            prompt, _s, _t = sample_example(cat, HELD, rng)
-            if prompt not in seen:
+            prompt, _s, _t = sample_example(cat, pool, rng)
+            if prompt not in seen and prompt not in exclude:
                 seen.add(prompt)
                 rows.append({"prompt": prompt, "category": cat})
     return rows
 
 
-def write_heldout(path: Path = HELDOUT_PATH) -> int:
-    rows = heldout()
-    train_prompts = {e.prompt for e in base_corpus()}
+def training_prompts() -> set[str]:
+    """Every prompt any model trains on: the base corpus and the three adapter corpora."""
+    prompts = {e.prompt for e in base_corpus()}
     for name in ("medical", "legal", "control"):
-        train_prompts |= {e.prompt for e in adapter_corpus(name)}
-    leaked = [r["prompt"] for r in rows if r["prompt"] in train_prompts]
-    if leaked:
-        raise SystemExit(f"held-out prompts also in training: {leaked[:3]}")
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-    return len(rows)
+        prompts |= {e.prompt for e in adapter_corpus(name)}
+    return prompts
+
+
+def heldout(
+    per_category: int = HELDOUT_PER_CATEGORY, seed: int = 3, exclude: set[str] | None = None
+) -> list[dict[str, str]]:
+    """Training subjects in held-out wording: what the requirements are measured on."""
+    pool = HELD | {cat: TRAIN[cat] for cat in F.CATEGORIES}
+    return _sample_rows(
+        pool, per_category, seed, training_prompts() if exclude is None else exclude
+    )
+
+
+def heldout_unseen(per_category: int = UNSEEN_PER_CATEGORY, seed: int = 2) -> list[dict[str, str]]:
+    """Held-out subjects in held-out wording: the harder set, reported beside the first."""
+    return _sample_rows(HELD, per_category, seed, set())
+
+
+def write_heldout() -> int:
+    train_prompts = training_prompts()
+    count = 0
+    for path, rows in (
+        (HELDOUT_PATH, heldout(exclude=train_prompts)),
+        (UNSEEN_PATH, heldout_unseen()),
+    ):
+        leaked = [r["prompt"] for r in rows if r["prompt"] in train_prompts]
+        if leaked:
+            raise SystemExit(f"{path.name}: held-out prompts also in training: {leaked[:3]}")
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+        count += len(rows)
+    return count
 
 
 if __name__ == "__main__":
     count = write_heldout()
-    print(f"wrote {count} held-out prompts to {HELDOUT_PATH}")
+    print(f"wrote {count} held-out prompts to {HELDOUT_PATH.name} and {UNSEEN_PATH.name}")
     demo_rng = random.Random(0)
     for ex in demo_rng.sample(base_corpus(), 8):
         print(f"[{ex.category}] {ex.prompt}\n  -> {ex.response}")
