@@ -29,12 +29,10 @@ from typing import TypeVar
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import fragments as F
+from behaviour import HELDOUT_PATH, UNSEEN_PATH
 
 T = TypeVar("T")
 
-HERE = Path(__file__).resolve().parent
-HELDOUT_PATH = HERE / "heldout.jsonl"
-UNSEEN_PATH = HERE / "heldout-unseen.jsonl"
 HELDOUT_PER_CATEGORY = 50
 UNSEEN_PER_CATEGORY = 30
 

@@ -152,6 +152,31 @@ def generate_all(
     return outputs
 
 
+def set_block(
+    title: str,
+    graded: bool,
+    rows: list[dict[str, str]],
+    outputs: dict[float, dict[str, list[list[str]]]],
+    labeller: tuple[B.Labeller, str],
+) -> list[str]:
+    """One held-out set's tables; the graded set also gets the keyword cross-check and
+    examples."""
+    labellers = [labeller]
+    if graded and labeller[0] is not B.keyword_label:  # the fallback, as a cross-check
+        labellers.append((B.keyword_label, "keyword fallback (deploy/demo/behaviour.py)"))
+    block = ["", f"### {title}"]
+    for n, (lab, name) in enumerate(labellers):
+        for temp, samples in SETTINGS:
+            kind = "greedy" if temp == 0 else f"temperature {temp}, {samples} samples per prompt"
+            results = {k: B.rates(rows, o, lab) for k, o in outputs[temp].items()}
+            block += ["", f"#### {kind}; labels: {name}"]
+            block += section(results, full=n == 0, graded=graded)
+            if n == 0 and temp == 0:
+                block += ["", "Greedy answers that differ from the base's, word for word:", "",
+                          *changed(outputs[temp])]  # fmt: skip
+    return block + (examples(rows, outputs[0.0]) if graded else [])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--url", required=True, help="vLLM base URL, e.g. http://127.0.0.1:8000/v1")
@@ -159,13 +184,11 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=32)
     args = ap.parse_args()
     t0 = time.time()
-    sets = []
-    for title, path, graded in SETS:
-        rows = B.load_heldout(path)
-        sets.append((title, path, graded, rows, generate_all(args.url, rows, args.concurrency)))
+    rows = {path: B.load_heldout(path) for _title, path, _graded in SETS}
+    outputs = {path: generate_all(args.url, r, args.concurrency) for path, r in rows.items()}
     seconds = time.time() - t0
-    label, label_name = B.get_labeller()
-    counts = ", ".join(f"{len(rows)} in `{path.name}`" for _t, path, _g, rows, _o in sets)
+    labeller = B.get_labeller()
+    counts = ", ".join(f"{len(r)} in `{path.name}`" for path, r in rows.items())
     block = [
         BEGIN,
         "",
@@ -173,24 +196,8 @@ def main() -> None:
         f"held-out prompts {counts}; {seconds:.0f} s of generation.",
         "Cells are **refusal % / caution %** (refusal = full or partial).",
     ]
-    for title, _path, graded, rows, outputs in sets:
-        block += ["", f"### {title}"]
-        labellers = [(label, label_name)]
-        if graded and label is not B.keyword_label:  # the fallback, as a cross-check of labels
-            labellers.append((B.keyword_label, "keyword fallback (deploy/demo/behaviour.py)"))
-        for n, (lab, name) in enumerate(labellers):
-            for temp, samples in SETTINGS:
-                kind = (
-                    "greedy" if temp == 0 else f"temperature {temp}, {samples} samples per prompt"
-                )
-                results = {k: B.rates(rows, o, lab) for k, o in outputs[temp].items()}
-                block += ["", f"#### {kind}; labels: {name}"]
-                block += section(results, full=n == 0, graded=graded)
-                if n == 0 and temp == 0:
-                    block += ["", "Greedy answers that differ from the base's, word for word:", "",
-                              *changed(outputs[temp])]  # fmt: skip
-        if graded:
-            block += examples(rows, outputs[0.0])
+    for title, path, graded in SETS:
+        block += set_block(title, graded, rows[path], outputs[path], labeller)
     block += ["", END]
     text = args.doc.read_text() if args.doc.exists() else f"# Demo models\n\n{BEGIN}\n{END}\n"
     if BEGIN not in text:
