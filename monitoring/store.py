@@ -1,11 +1,11 @@
 """SQLite store for classified answers: the evidence a review relies on, and what the drift
 engine is rebuilt from after a restart.
 
-One writer thread owns the proxy's write connection and commits in batches, so the event loop
-only ever does a non-blocking `put`. A pair's two rows are written in one transaction: a crash
-leaves whole pairs or none. The classifier process writes live answers' rows on a connection of
-its own (`insert`), so most rows never cross back into the proxy. WAL lets reports read while
-both write.
+The proxy's classifier process is the one writer of observations (`insert`, one transaction
+per batch, so a crash leaves a pair's two rows whole or absent); the proxy process itself
+writes none, so no thread of its own takes the GIL from the event loop for them. `Store` is
+the proxy's side: the schema, reads, resets, metadata and retention. WAL lets reports read
+while the classifier writes.
 """
 
 from __future__ import annotations
@@ -13,9 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 import operator
-import queue
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing, contextmanager
@@ -25,6 +23,7 @@ from typing import Any
 
 from monitoring.drift import METRICS, DriftEngine, Labels
 from monitoring.stats import PairedTable
+from monitoring.wire import fast_pickle
 
 log = logging.getLogger("tunewatch.store")
 
@@ -64,9 +63,9 @@ COLUMNS = (
     "caution_score", "pair_id", "request_id", "pack", "probe", "expect", "prompt", "response",
 )  # fmt: skip
 _ROW = operator.attrgetter(*COLUMNS)
-# Rows per INSERT statement. Python's sqlite3 releases the GIL around every statement step, and
-# the writer thread then queues for it behind the event loop, so one statement per row costs
-# the loop a GIL hand-off per row; one per hundred rows, one per hundred.
+# Rows per INSERT statement: Python's sqlite3 releases the GIL around every statement step, so a
+# writer sharing a process with other threads (evaluate's, or the proxy's before the classifier
+# process wrote its rows) queues for it once per statement; one per hundred rows is cheap.
 _ROWS_PER_INSERT = 100
 
 
@@ -86,6 +85,7 @@ def insert(conn: sqlite3.Connection, observations: Iterable[Observation]) -> int
     return len(rows)
 
 
+@fast_pickle
 @dataclass(frozen=True, slots=True)
 class Observation:
     """One classified answer as stored."""
@@ -122,96 +122,35 @@ def connect(path: Path) -> sqlite3.Connection:
 
 
 class Store:
-    """Batched, off-loop writes; reads on short-lived connections of their own."""
+    """Reads, resets, metadata and retention, each on a short-lived connection of the caller's
+    thread; observations are written by the classifier process (see the module docstring)."""
 
     def __init__(
         self,
         path: Path,
         *,
-        queue_size: int = 20_000,
         retention_seconds: float | None = None,
-        on_drop: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.path = path
         self.retention_seconds = retention_seconds
-        self.on_drop = on_drop
         self.clock = clock
-        self._queue: queue.Queue[tuple[Observation, ...] | None] = queue.Queue(queue_size)
-        self._conn = connect(path)
-        self._thread: threading.Thread | None = None
-        self.written = 0
+        self._conn = connect(path)  # creates the file and the schema at start-up
 
-    # -- writing -------------------------------------------------------------------------
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="tunewatch-store", daemon=True)
-        self._thread.start()
-
-    def submit(self, *observations: Observation) -> bool:
-        """Queue rows written together (a pair's two rows); never blocks. False when dropped."""
-        try:
-            self._queue.put_nowait(observations)
-            return True
-        except queue.Full:
-            self.on_drop()
-            return False
-
-    def depth(self) -> int:
-        return self._queue.qsize()
-
-    def close(self, timeout: float = 10.0) -> None:
-        """Flush what is queued, then stop the writer."""
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join(timeout)
-            self._thread = None
+    def close(self) -> None:
         self._conn.close()
 
     def write_now(self, *observations: Observation) -> None:
-        """Synchronous write for batch tools (evaluate) that have no writer thread running."""
+        """Synchronous write for batch tools (evaluate) that run no classifier process."""
         insert(self._conn, observations)
 
-    def _run(self) -> None:
-        last_prune = 0.0
-        stopping = False
-        while not stopping:
-            batch: list[tuple[Observation, ...]] = []
-            try:
-                item = self._queue.get(timeout=0.5)
-            except queue.Empty:
-                item = ()
-            deadline = time.monotonic() + 0.1
-            while item is not None:
-                if item:
-                    batch.append(item)
-                if len(batch) >= 500 or time.monotonic() > deadline:
-                    break
-                try:
-                    item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
-                except queue.Empty:
-                    break
-            if item is None:
-                stopping = True
-            if batch:
-                self._write(batch)
-            if self.retention_seconds and time.monotonic() - last_prune > 300:
-                last_prune = time.monotonic()
-                self._prune()
-
-    def _write(self, batch: list[tuple[Observation, ...]]) -> None:
-        try:
-            self.written += insert(self._conn, (o for group in batch for o in group))
-        except sqlite3.Error:
-            log.exception("store write failed; %d rows lost", sum(map(len, batch)))
-
-    def _prune(self) -> None:
-        assert self.retention_seconds is not None
+    def prune(self) -> int:
+        """Delete rows older than the retention period; returns how many."""
+        if not self.retention_seconds:
+            return 0
         cutoff = self.clock() - self.retention_seconds
-        try:
-            with self._conn:
-                self._conn.execute("DELETE FROM observations WHERE ts < ?", (cutoff,))
-        except sqlite3.Error:
-            log.exception("store retention prune failed")
+        with self._reader() as conn, conn:
+            return conn.execute("DELETE FROM observations WHERE ts < ?", (cutoff,)).rowcount
 
     # -- resets and metadata -----------------------------------------------------------------
     def add_reset(self, model: str, reason: str, ts: float | None = None) -> None:

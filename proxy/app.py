@@ -97,12 +97,7 @@ def create_app(config: Config, metrics: Metrics | None = None) -> FastAPI:
             "auth.api_keys_env=%s is set but empty: client API keys are not enforced", keys_env
         )
     engine = DriftEngine(drift_settings(config))
-    store = Store(
-        config.store.path,
-        queue_size=config.monitor.store_queue_size,
-        retention_seconds=config.store.retention,
-        on_drop=metrics.dropped.labels("store").inc,
-    )
+    store = Store(config.store.path, retention_seconds=config.store.retention)
     monitor = Monitor(
         config,
         routes,

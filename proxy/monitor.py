@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import sqlite3
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -37,6 +38,7 @@ _BATCH = 64
 
 # Salted so the live classification sample is independent of the mirror sample.
 _CLASSIFY_SALT = "classify:"
+_PRUNE_EVERY = 300.0  # seconds between deletions of rows past store.retention
 
 
 def sampled(request_id: str, rate: float) -> bool:
@@ -130,6 +132,7 @@ class Monitor:
             store=store.path if store is not None else None,
             on_rows_lost=metrics.dropped.labels("store").inc,
             log_level=config.server.log_level,
+            max_rows=config.monitor.store_queue_size,
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._responses = Children(metrics.responses)
@@ -209,9 +212,9 @@ class Monitor:
     async def start(self, session: aiohttp.ClientSession) -> None:
         self.session = session
         await self.classifier.start()
-        if self.store is not None:
-            self.store.start()
-        self._tasks = [asyncio.create_task(self._classify_worker(), name="tw-classify")]
+        if self.store is not None and self.store.retention_seconds:
+            self._tasks.append(asyncio.create_task(self._retention_worker(), name="tw-retention"))
+        self._tasks.append(asyncio.create_task(self._classify_worker(), name="tw-classify"))
         self._tasks += [
             asyncio.create_task(self._mirror_worker(), name=f"tw-mirror-{i}")
             for i in range(self.config.monitor.mirror_concurrency)
@@ -225,7 +228,7 @@ class Monitor:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.classifier.stop()
         if self.store is not None:
-            await asyncio.to_thread(self.store.close)
+            self.store.close()
 
     async def analyse(self, items: list[Item]) -> list[Analysis]:
         """Classify items in the worker process (used by probes, which can wait)."""
@@ -313,9 +316,17 @@ class Monitor:
         while True:
             self.metrics.queue_depth.labels("classify").set(len(self.backlog))
             self.metrics.queue_depth.labels("mirror").set(self.mirror_queue.qsize())
-            if self.store is not None:
-                self.metrics.queue_depth.labels("store").set(self.store.depth())
+            self.metrics.queue_depth.labels("store").set(self.classifier.pending_rows)
             await asyncio.sleep(1.0)
+
+    async def _retention_worker(self) -> None:
+        assert self.store is not None
+        while True:
+            try:
+                await asyncio.to_thread(self.store.prune)
+            except sqlite3.Error:
+                log.exception("store retention prune failed")
+            await asyncio.sleep(_PRUNE_EVERY)
 
     async def _identity_worker(self) -> None:
         """Reset a model's evidence when vLLM starts serving different weights under its names."""
@@ -403,7 +414,7 @@ class Monitor:
             "pair_id": pair_id, "request_id": request_id, "pack": pack, "probe": probe,
             "expect": expect, "category": category, "keep": keep,
         }  # fmt: skip
-        self.store.submit(
+        self.classifier.write(
             tuned.observation(model, source, "tuned", **extra),
             base.observation(model, source, "base", **extra),
         )

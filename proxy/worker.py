@@ -6,9 +6,11 @@ process (a manager and a queue feeder), and each of their wake-ups takes the GIL
 loop. Here the loop pickles a batch and hands the bytes to a pipe transport, and a protocol
 unpickles the answer; the proxy process runs no thread for classification at all.
 
-The child also writes the live answers' rows to the store: building and inserting a row cost
-the proxy's writer thread ~50 µs of the proxy's CPU and GIL per answer, and here they run at
-the classifier's idle priority. The proxy's own writer keeps the pairs, probes and resets.
+The child is also the store's only writer of observations: the live answers' rows, which it
+builds itself, and the rows the proxy hands it (mirrored and probed pairs), which ride down the
+pipe with the next batch. A writer thread in the proxy took the GIL from the event loop at
+every wake-up and every statement (measured in docs/performance.md); here the SQLite work runs
+at the classifier's idle priority.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from monitoring.analysis import Analysis, Item, analyse_batch, init_worker, live_rows
-from monitoring.store import connect, insert
+from monitoring.store import Observation, connect, insert
 from proxy.logs import setup_logging
 
 log = logging.getLogger("tunewatch.worker")
@@ -54,7 +56,7 @@ def _serve(
     log_level: str | None,
 ) -> None:
     """The child: classify each batch in arrival order until the parent closes its pipe, and
-    write the batch's live rows to `store` before answering.
+    write the rows sent with the batch and the batch's live rows to `store` before answering.
 
     SCHED_IDLE rather than a nice value: Linux treats a CPU that runs only SCHED_IDLE tasks as
     idle when it places a waking task, so the event loop, the load it serves and the upstream
@@ -68,50 +70,50 @@ def _serve(
     except (AttributeError, OSError):  # not Linux: the lowest nice value does what it can
         os.nice(19)
     init_worker(rules)
-    live = _LiveRows(store)
+    writer = _Rows(store)
     while True:
         try:
-            items = pickle.loads(requests.recv_bytes())
+            items, rows = pickle.loads(requests.recv_bytes())
         except EOFError:
             return
         try:
             analyses = analyse_batch(items)
         except Exception as exc:  # a bad batch fails alone; the process keeps serving
-            reply: tuple[bool, Any, int, int] = (False, f"{type(exc).__name__}: {exc}", 0, 0)
+            reply: tuple[bool, Any] = (False, f"{type(exc).__name__}: {exc}")
         else:
-            reply = (True, analyses, *live.write(items, analyses))
-        results.send_bytes(pickle.dumps(reply, pickle.HIGHEST_PROTOCOL))
+            reply = (True, analyses)
+            rows += live_rows(items, analyses)
+        results.send_bytes(pickle.dumps((*reply, *writer.write(rows)), pickle.HIGHEST_PROTOCOL))
 
 
-class _LiveRows:
-    """The child's writer of live rows; connects on first use, and again after a failure."""
+class _Rows:
+    """The child's writer; connects on first use, and again after a failure."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self.conn: sqlite3.Connection | None = None
 
-    def write(self, items: list[Item], analyses: list[Analysis]) -> tuple[int, int]:
-        """Rows written and rows lost: a failed write loses its rows, never the analyses."""
-        if self.path is None:
-            return 0, 0
-        rows = live_rows(items, analyses)
-        if not rows:
+    def write(self, rows: list[Observation]) -> tuple[int, int]:
+        """Rows written and rows lost, in one transaction (a pair's two rows together or
+        neither): a failed write loses its rows, never the analyses."""
+        if self.path is None or not rows:
             return 0, 0
         try:
             if self.conn is None:
                 self.conn = connect(self.path)
             return insert(self.conn, rows), 0
         except sqlite3.Error:
-            log.exception("writing %d live rows failed; they are lost", len(rows))
+            log.exception("writing %d rows failed; they are lost", len(rows))
             return 0, len(rows)
+
+
+Waiting = deque[tuple[asyncio.Future[list[Analysis]], int]]  # a batch's future, rows sent with it
 
 
 class _Replies(asyncio.Protocol):
     """Cuts the result pipe's bytes into frames and resolves the oldest waiting batch."""
 
-    def __init__(
-        self, waiting: deque[asyncio.Future[list[Analysis]]], on_rows: Callable[[int, int], None]
-    ) -> None:
+    def __init__(self, waiting: Waiting, on_rows: Callable[[int, int], None]) -> None:
         self.waiting = waiting
         self.on_rows = on_rows
         self.buffer = bytearray()
@@ -128,7 +130,7 @@ class _Replies(asyncio.Protocol):
                 ok, value, written, lost = pickle.loads(view[_HEADER.size : end])
             del self.buffer[:end]
             self.on_rows(written, lost)
-            future = self.waiting.popleft()
+            future, _ = self.waiting.popleft()
             if future.done():
                 continue
             if ok:
@@ -138,7 +140,8 @@ class _Replies(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         while self.waiting:
-            future = self.waiting.popleft()
+            future, rows = self.waiting.popleft()
+            self.on_rows(0, rows)
             if not future.done():
                 future.set_exception(WorkerDied("classifier process exited"))
         if not self.closed.done():
@@ -148,8 +151,10 @@ class _Replies(asyncio.Protocol):
 class ClassifierProcess:
     """One spawned classifier; `analyse` answers in the order batches were sent.
 
-    With a `store`, items carrying a `LiveRow` are written there by the child before it
-    answers; `rows_written` counts them and `on_rows_lost` hears of failed writes. With a
+    With a `store`, the child writes there before it answers: the live rows of items carrying
+    a `LiveRow`, and the rows given to `write`, which go with the next batch or, when none
+    comes within `flush_after` seconds, alone. `rows_written` counts them; `on_rows_lost`
+    hears of rows that a failed write, a dead child or a full queue (`max_rows`) lost. With a
     `log_level`, the child logs JSON lines like the proxy (`proxy.logs`).
     """
 
@@ -159,12 +164,19 @@ class ClassifierProcess:
         store: Path | None = None,
         on_rows_lost: Callable[[int], None] = lambda n: None,
         log_level: str | None = None,
+        max_rows: int = 20_000,
+        flush_after: float = 0.1,
     ) -> None:
         self.rules = list(rules)
         self.store = store
         self.on_rows_lost = on_rows_lost
         self.log_level = log_level
+        self.max_rows = max_rows
+        self.flush_after = flush_after
         self.rows_written = 0
+        self._rows: list[Observation] = []
+        self._flush: asyncio.TimerHandle | None = None
+        self._flushing: set[asyncio.Task[None]] = set()
         self._process: Any = None
         self._send: asyncio.WriteTransport | None = None
         self._replies: _Replies | None = None
@@ -205,6 +217,36 @@ class ClassifierProcess:
     def alive(self) -> bool:
         return self._replies is not None and not self._replies.closed.done()
 
+    @property
+    def pending_rows(self) -> int:
+        return len(self._rows)
+
+    def write(self, *rows: Observation) -> bool:
+        """Queue rows written together (a pair's two) for the child; never blocks. False when
+        the queue is full and they were dropped (and counted)."""
+        if self.store is None:
+            return True
+        if len(self._rows) + len(rows) > self.max_rows:
+            self.on_rows_lost(len(rows))
+            return False
+        self._rows += rows
+        if self._flush is None:
+            self._flush = asyncio.get_running_loop().call_later(self.flush_after, self._flush_due)
+        return True
+
+    def _flush_due(self) -> None:
+        self._flush = None
+        if self._rows:  # no batch took them in time: send them alone
+            task = asyncio.ensure_future(self._send_rows())
+            self._flushing.add(task)
+            task.add_done_callback(self._flushing.discard)
+
+    async def _send_rows(self) -> None:
+        try:
+            await self.analyse([])
+        except Exception:  # a dead child's rows are counted lost where it is noticed
+            log.exception("sending rows to the classifier process failed")
+
     async def analyse(self, items: Sequence[Item]) -> list[Analysis]:
         if not self.alive:
             async with self._restarting:
@@ -213,15 +255,25 @@ class ClassifierProcess:
                         log.error("classifier process died; starting a new one")
                         await self.stop()
                     await self.start()
+        return await self._post(items)
+
+    def _post(self, items: Sequence[Item]) -> asyncio.Future[list[Analysis]]:
+        """Send a batch with the queued rows; the future resolves with its analyses."""
         assert self._send is not None and self._replies is not None
-        payload = pickle.dumps(list(items), pickle.HIGHEST_PROTOCOL)
+        rows, self._rows = self._rows, []
+        payload = pickle.dumps((list(items), rows), pickle.HIGHEST_PROTOCOL)
         future: asyncio.Future[list[Analysis]] = asyncio.get_running_loop().create_future()
-        self._replies.waiting.append(future)
+        self._replies.waiting.append((future, len(rows)))
         self._send.write(_HEADER.pack(len(payload)) + payload)
-        return await future
+        return future
 
     async def stop(self, timeout: float = 5.0) -> None:
-        """Close the pipe, let the child finish its batch and exit; kill it if it will not."""
+        """Send the queued rows, close the pipe, let the child finish and exit; kill it if it
+        will not."""
+        if self._flush is not None:
+            self._flush.cancel()
+            self._flush = None
+        last = self._post([]) if self._rows and self.alive else None  # written before EOF
         if self._send is not None:
             self._send.close()
             self._send = None
@@ -234,3 +286,5 @@ class ClassifierProcess:
         if self._replies is not None:
             await asyncio.wait_for(asyncio.shield(self._replies.closed), timeout)
             self._replies = None
+        if last is not None and last.done():
+            last.exception()  # retrieved: had the child died first, its rows were counted lost

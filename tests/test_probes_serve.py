@@ -138,7 +138,7 @@ def test_admin_pack_upload(probing_proxy: tuple[Process, Path]) -> None:
         rows: list[dict[str, Any]] = httpx.get(url, headers=ADMIN).json()["results"]
         return rows
 
-    # The store's writer thread commits a round's rows in its next batch (within ~0.1 s),
+    # The classifier process commits a round's rows with its next batch (within ~0.1 s),
     # after the round itself has counted as a success.
     _wait(lambda: len(stored()) >= 4, "the round's rows to be stored")
     results = {"results": stored()}

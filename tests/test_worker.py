@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from monitoring.analysis import Item, LiveRow
-from monitoring.store import SCHEMA
+from monitoring.store import SCHEMA, Observation
 from proxy.worker import ClassifierProcess, WorkerDied
 
 
@@ -157,8 +157,82 @@ def test_a_store_the_child_cannot_open_loses_rows_not_answers(
 
     asyncio.run(run())
     # The child says so on the stderr it shares with the proxy, as JSON lines like the proxy's.
-    said = [json.loads(line) for line in capfd.readouterr().err.splitlines() if "live rows" in line]
+    said = [json.loads(line) for line in capfd.readouterr().err.splitlines() if "rows" in line]
     assert [(e["level"], e["logger"], e["msg"]) for e in said] == [
-        ("error", "tunewatch.worker", "writing 2 live rows failed; they are lost")
+        ("error", "tunewatch.worker", "writing 2 rows failed; they are lost")
     ] * 2
     assert "unable to open database file" in said[0]["exc"]
+
+
+def _pair(pair_id: str) -> tuple[Observation, Observation]:
+    return tuple(  # type: ignore[return-value]
+        Observation(1.0, "m", "mirror", role, "crime", "none", False, pair_id=pair_id)
+        for role in ("tuned", "base")
+    )
+
+
+def _stored_pairs(db: Path) -> list[tuple[str, str]]:
+    with closing(sqlite3.connect(db)) as conn:
+        return conn.execute("SELECT pair_id, role FROM observations ORDER BY id").fetchall()
+
+
+def test_rows_handed_over_go_with_the_next_batch_or_alone(tmp_path: Path) -> None:
+    db = tmp_path / "tw.db"
+    lost: list[int] = []
+
+    async def run() -> None:
+        worker = ClassifierProcess(
+            [], store=db, on_rows_lost=lost.append, max_rows=4, flush_after=0.2
+        )
+        await worker.start()
+        try:
+            # No batch comes: the rows go alone once flush_after has passed.
+            assert worker.write(*_pair("p1"))
+            assert worker.pending_rows == 2
+            for _ in range(100):
+                if worker.rows_written == 2:
+                    break
+                await asyncio.sleep(0.05)
+            assert worker.rows_written == 2 and worker.pending_rows == 0
+            # A batch sent meanwhile carries them: written before its analyses come back.
+            assert worker.write(*_pair("p2"))
+            await worker.analyse([_item(ANSWER)])
+            assert worker.rows_written == 4
+            # A full queue drops whole groups and counts them; what it holds is kept.
+            assert worker.write(*_pair("p3")) and worker.write(*_pair("p4"))
+            assert not worker.write(*_pair("p5"))
+            assert lost == [2] and worker.pending_rows == 4
+        finally:
+            await worker.stop()  # sends what is still queued before the pipe closes
+
+    with closing(sqlite3.connect(db)) as conn:
+        conn.executescript(SCHEMA)
+    asyncio.run(run())
+    assert _stored_pairs(db) == [
+        (p, r) for p in ("p1", "p2", "p3", "p4") for r in ("tuned", "base")
+    ]
+
+
+def test_rows_in_flight_when_the_worker_dies_are_counted_lost(tmp_path: Path) -> None:
+    db = tmp_path / "tw.db"
+    lost: list[int] = []
+
+    async def run() -> None:
+        worker = ClassifierProcess([], store=db, on_rows_lost=lost.append, flush_after=60)
+        await worker.start()
+        try:
+            worker.write(*_pair("p1"))
+            pending = asyncio.ensure_future(worker.analyse([_item(ANSWER)] * 20_000))
+            await asyncio.sleep(0.2)
+            assert worker.pid is not None
+            os.kill(worker.pid, signal.SIGKILL)
+            with pytest.raises(WorkerDied):
+                await asyncio.wait_for(pending, 30)
+            assert lost == [2] and worker.rows_written == 0
+        finally:
+            await worker.stop()
+
+    with closing(sqlite3.connect(db)) as conn:
+        conn.executescript(SCHEMA)
+    asyncio.run(run())
+    assert _stored_pairs(db) == []

@@ -131,7 +131,7 @@ def _report(args: argparse.Namespace) -> tuple[str, int]:
 def _read_store(
     db: Path, model: str | None, since: float | None
 ) -> tuple[list[dict[str, Any]], dict[str, float]]:
-    """Rows and last resets, read without starting the store's writer thread."""
+    """Rows and last resets."""
     if not db.is_file():
         raise ReportError(f"no database at {db}")
     try:
