@@ -58,7 +58,7 @@ async def _run(runtime: Any, n: int) -> dict[str, Any]:
             await asyncio.sleep(0.01)
 
     async with aiohttp.ClientSession() as session:
-        await monitor.start(session)
+        await monitor.start(session, runtime.forwarder.client)
         gc.collect()
         gc.freeze()  # as `serve` does after start-up
         try:

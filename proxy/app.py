@@ -28,7 +28,7 @@ from monitoring.store import Store
 from probes.registry import PackRegistry
 from probes.runner import ProbeResult, Target
 from probes.scheduler import ModelPair, Scheduler, ScheduleSettings
-from proxy import __version__
+from proxy import __version__, http1
 from proxy.admin import admin_router
 from proxy.config import Config, secret
 from proxy.errors import error_body
@@ -107,9 +107,11 @@ def create_app(config: Config, metrics: Metrics | None = None) -> FastAPI:
         known_categories=[c.name for c in categories(config)],
         rules=[(r.category, r.pattern) for r in config.categories.rules],
     )
+    client = http1.Client()
     forwarder = Forwarder(
         routes,
         session=None,  # type: ignore[arg-type]  # created inside the event loop at start-up
+        client=client,
         metrics=metrics,
         max_body_bytes=config.server.max_body_bytes,
         api_keys=api_keys,
@@ -124,7 +126,7 @@ def create_app(config: Config, metrics: Metrics | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         restored = await asyncio.to_thread(store.rebuild, engine)
         forwarder.session = new_session(config)
-        await monitor.start(forwarder.session)
+        await monitor.start(forwarder.session, client)
         probing: asyncio.Task[None] | None = None
         if runtime.scheduler is not None:
             probing = asyncio.create_task(runtime.scheduler.run(forwarder.session))
@@ -143,6 +145,7 @@ def create_app(config: Config, metrics: Metrics | None = None) -> FastAPI:
                 await asyncio.gather(probing, return_exceptions=True)
             await monitor.stop()
             await forwarder.session.close()
+            client.close()
 
     app = FastAPI(title="tunewatch", version=__version__, lifespan=lifespan, docs_url=None)
     app.state.runtime = runtime

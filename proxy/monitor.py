@@ -24,9 +24,10 @@ from monitoring.analysis import Analysis, Item, LiveRow
 from monitoring.drift import DriftEngine, Labels
 from monitoring.metrics import Children, Metrics
 from monitoring.store import Store
+from proxy import http1
 from proxy.config import Config
 from proxy.forward import Exchange
-from proxy.upstreams import ModelRoute, served_entry, upstream_headers
+from proxy.upstreams import ModelRoute, served_entry
 from proxy.worker import ClassifierProcess
 
 log = logging.getLogger("tunewatch.monitor")
@@ -127,6 +128,7 @@ class Monitor:
             config.monitor.mirror_queue_size
         )
         self.session: aiohttp.ClientSession | None = None
+        self.client: http1.Client | None = None
         self.classifier = ClassifierProcess(
             rules,
             store=store.path if store is not None else None,
@@ -209,8 +211,9 @@ class Monitor:
             done(None)
 
     # -- background work -----------------------------------------------------------------
-    async def start(self, session: aiohttp.ClientSession) -> None:
+    async def start(self, session: aiohttp.ClientSession, client: http1.Client) -> None:
         self.session = session
+        self.client = client
         await self.classifier.start()
         if self.store is not None and self.store.retention_seconds:
             self._tasks.append(asyncio.create_task(self._retention_worker(), name="tw-retention"))
@@ -264,26 +267,28 @@ class Monitor:
 
     async def _mirror(self, job: MirrorJob) -> None:
         route, base = job.route, job.route.config.base
-        assert base is not None and self.session is not None
+        assert base is not None and self.client is not None
         body = dict(job.request)
         body["model"] = base.model
         body["stream"] = False
         body.pop("stream_options", None)
         path = "/chat/completions" if job.endpoint == "chat" else "/completions"
         try:
-            async with self.session.post(
-                base.upstream + path,
-                data=orjson.dumps(body),
-                headers={**upstream_headers(base.api_key_env), "X-Request-ID": job.request_id},
-                timeout=aiohttp.ClientTimeout(total=base.timeout),
-            ) as resp:
-                raw = await resp.read()
-                status = resp.status
-            answer = orjson.loads(raw) if status == 200 else None
-        except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError) as exc:
-            kind = "timeout" if isinstance(exc, TimeoutError) else "connect"
-            if isinstance(exc, orjson.JSONDecodeError):
-                kind = "protocol"
+            async with asyncio.timeout(base.timeout):
+                resp = await self.client.post(
+                    base.upstream,
+                    path,
+                    orjson.dumps(body),
+                    route.base_header_lines + b"X-Request-ID: %s\r\n" % job.request_id.encode(),
+                    connect_timeout=base.timeout,
+                )
+            answer = orjson.loads(resp.body) if resp.status == 200 else None
+        except (http1.UpstreamError, TimeoutError, orjson.JSONDecodeError) as exc:
+            kind = "protocol"
+            if isinstance(exc, TimeoutError):
+                kind = "timeout"
+            elif isinstance(exc, http1.ConnectFailed):
+                kind = "connect"
             self.metrics.upstream_errors.labels(route.name, "base", kind).inc()
             self.metrics.mirror.labels(route.name, "failed").inc()
             return

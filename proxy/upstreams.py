@@ -10,6 +10,7 @@ import aiohttp
 import orjson
 
 from proxy.config import Config, ModelConfig, secret
+from proxy.http1 import header_lines
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +23,8 @@ class ModelRoute:
     config: ModelConfig
     client_timeout: aiohttp.ClientTimeout
     headers: dict[str, str] = field(default_factory=dict)
+    header_lines: bytes = b""  # `headers` as the lean client sends them (proxy.http1)
+    base_header_lines: bytes = b""  # the same for the base model's upstream
     rename_in_stream: Callable[[bytes], bytes] = field(default=lambda b: b)
 
     def request_headers(self, request_id: str) -> dict[str, str]:
@@ -90,6 +93,10 @@ def build_routes(config: Config) -> dict[str, ModelRoute]:
                 total=None, sock_connect=model.connect_timeout, sock_read=model.timeout
             ),
             headers=upstream_headers(model.api_key_env),
+            header_lines=header_lines(upstream_headers(model.api_key_env)),
+            base_header_lines=header_lines(upstream_headers(model.base.api_key_env))
+            if model.base is not None
+            else b"",
             rename_in_stream=_renamer(model.target_model, model.name),
         )
     return routes
