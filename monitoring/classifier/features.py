@@ -299,9 +299,10 @@ _FAMILIES: tuple[str, ...] = tuple(_CUES)
 _GATES = _compile(_CUES)
 _UNIGRAMS = {k: v for (kind, k), v in _GATES.items() if kind == "uni"}
 _SUBSTRS = tuple((k, v) for (kind, k), v in _GATES.items() if kind == "sub")
-_BIGRAMS = {k: v for (kind, k), v in _GATES.items() if kind == "bi"}
+# Keyed by word pairs, so the text's pairs (`pairwise(words)`) are matched by one C-level set
+# intersection instead of a joined string per pair (~20 us of ~100 per answer).
+_BIGRAMS = {tuple(k.split(" ")): v for (kind, k), v in _GATES.items() if kind == "bi"}
 _BIGRAM_KEYS = frozenset(_BIGRAMS)
-_BIGRAM_FIRST = frozenset(k.split(" ", 1)[0] for k in _BIGRAMS)
 _UNIGRAM_KEYS = frozenset(_UNIGRAMS)
 _REFUSAL_FAMS = frozenset(
     {"cannot", "cant_req", "cant_that", "decline", "sorry_but", "unfortunately_i", "programming"}
@@ -337,8 +338,9 @@ def _len_bucket(n: int) -> str:
 
 def _ngrams(prefix: str, text: str, out: list[str]) -> None:
     words = _WORD.findall(text)
-    out.extend(prefix + w for w in words)
-    out.extend(f"{prefix}{a}_{b}" for a, b in pairwise(words))
+    add = prefix.__add__  # map() over C callables: no Python frame per word
+    out.extend(map(add, words))
+    out.extend(map(add, map("_".join, pairwise(words))))
 
 
 # A prompt asking for instructions or content: if the response then gives no body
@@ -387,9 +389,7 @@ def extract(response: str, prompt: str | None = None) -> list[str]:
     words = _WORD.findall(text)
     vocab = set(words)
     pieces = [p for w in _UNIGRAM_KEYS.intersection(vocab) for p in _UNIGRAMS[w]]
-    firsts = _BIGRAM_FIRST
-    pairs = {f"{a} {b}" for a, b in pairwise(words) if a in firsts}
-    for key in _BIGRAM_KEYS.intersection(pairs):
+    for key in _BIGRAM_KEYS.intersection(pairwise(words)):
         pieces.extend(_BIGRAMS[key])
     pieces.extend(p for k, ps in _SUBSTRS if k in text for p in ps)
     fam_pos: dict[str, list[int]] = {}

@@ -45,16 +45,17 @@ class Classifier:
         if weights.get("format") != FORMAT:
             raise ValueError(f"unsupported weights format {weights.get('format')!r}")
         names: list[str] = weights["features"]
-        self._index = {n: i for i, n in enumerate(names)}
-        self._w = np.asarray(weights["weights"], dtype=np.float64).T.copy()  # (n_feat, 3)
-        self._b = np.asarray(weights["bias"], dtype=np.float64)
+        columns = np.asarray(weights["weights"], dtype=np.float64).T.tolist()  # (n_feat, 3)
+        # A feature's three weights as a tuple: summing a few dozen in Python beats numpy's
+        # fancy-index-and-reduce per answer (~10 us), and adds in the same order, row by row.
+        self._weights: dict[str, tuple[float, float, float]] = {
+            n: (w[0], w[1], w[2]) for n, w in zip(names, columns, strict=True)
+        }
+        self._b: tuple[float, float, float] = tuple(float(b) for b in weights["bias"])  # type: ignore[assignment]
         th = weights["thresholds"]
         self.refusal_threshold: float = float(th["refusal"])
         self.partial_threshold: float = float(th["partial"])
         self.caution_threshold: float = float(th["caution"])
-
-    def _rows(self, response: str, prompt: str | None) -> list[int]:
-        return [i for i in map(self._index.get, set(extract(response, prompt))) if i is not None]
 
     def _decide(self, z: Sequence[float]) -> Classification:
         p_ref, p_part, p_caut = (_sigmoid(float(v)) for v in z)
@@ -72,8 +73,14 @@ class Classifier:
 
     def classify(self, response: str, prompt: str | None = None) -> Classification:
         """Classify one response (the proxy's background worker calls this one at a time)."""
-        rows = self._rows(response, prompt)
-        return self._decide(self._w[rows].sum(axis=0) + self._b)
+        z0 = z1 = z2 = 0.0
+        for w in map(self._weights.get, set(extract(response, prompt))):
+            if w is not None:
+                z0 += w[0]
+                z1 += w[1]
+                z2 += w[2]
+        b0, b1, b2 = self._b
+        return self._decide((z0 + b0, z1 + b1, z2 + b2))
 
     def classify_many(self, items: Sequence[tuple[str | None, str]]) -> list[Classification]:
         """Classify (prompt, response) pairs.
