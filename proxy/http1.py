@@ -72,6 +72,7 @@ class _Connection(asyncio.Protocol):
             self._fail(UpstreamError(f"malformed HTTP response: {exc}"))
 
     def eof_received(self) -> bool:
+        self.reusable = False  # the server is closing it: never send on it again
         return False  # close our side too
 
     def connection_lost(self, exc: Exception | None) -> None:

@@ -138,6 +138,7 @@ class Monitor:
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._responses = Children(metrics.responses)
+        self._mirrored = Children(metrics.mirror)
         metrics.watch_drift(engine)
 
     # -- the request path: O(1), never blocks, never raises ------------------------------
@@ -151,7 +152,7 @@ class Monitor:
             return
         if not sampled(exchange.request_id, route.config.mirror.rate):
             return
-        self.metrics.mirror.labels(route.name, "sampled").inc()
+        self._mirrored(route.name, "sampled").inc()
         job = MirrorJob(
             route,
             exchange.endpoint,
@@ -162,7 +163,7 @@ class Monitor:
         try:
             self.mirror_queue.put_nowait(job)
         except asyncio.QueueFull:
-            self.metrics.mirror.labels(route.name, "dropped").inc()
+            self._mirrored(route.name, "dropped").inc()
             self.metrics.dropped.labels("mirror").inc()
             return
         exchange.ticket = job
@@ -263,7 +264,7 @@ class Monitor:
                 await self._mirror(job)
             except Exception:
                 log.exception("mirror failed")
-                self.metrics.mirror.labels(job.route.name, "failed").inc()
+                self._mirrored(job.route.name, "failed").inc()
 
     async def _mirror(self, job: MirrorJob) -> None:
         route, base = job.route, job.route.config.base
@@ -274,14 +275,14 @@ class Monitor:
         body.pop("stream_options", None)
         path = "/chat/completions" if job.endpoint == "chat" else "/completions"
         try:
-            async with asyncio.timeout(base.timeout):
-                resp = await self.client.post(
-                    base.upstream,
-                    path,
-                    orjson.dumps(body),
-                    route.base_header_lines + b"X-Request-ID: %s\r\n" % job.request_id.encode(),
-                    connect_timeout=base.timeout,
-                )
+            resp = await self.client.post(
+                base.upstream,
+                path,
+                orjson.dumps(body),
+                route.base_header_lines + b"X-Request-ID: %s\r\n" % job.request_id.encode(),
+                connect_timeout=base.timeout,
+                read_timeout=base.timeout,  # unary: the answer comes whole, so this bounds it
+            )
             answer = orjson.loads(resp.body) if resp.status == 200 else None
         except (http1.UpstreamError, TimeoutError, orjson.JSONDecodeError) as exc:
             kind = "protocol"
@@ -290,32 +291,33 @@ class Monitor:
             elif isinstance(exc, http1.ConnectFailed):
                 kind = "connect"
             self.metrics.upstream_errors.labels(route.name, "base", kind).inc()
-            self.metrics.mirror.labels(route.name, "failed").inc()
+            self._mirrored(route.name, "failed").inc()
             return
         if not isinstance(answer, dict):
             self.metrics.upstream_errors.labels(route.name, "base", "status").inc()
-            self.metrics.mirror.labels(route.name, "failed").inc()
+            self._mirrored(route.name, "failed").inc()
             return
         item = Item(
             body, response=answer, category=job.category, keep_text=self.keep_text != "none"
         )
-        base_done: asyncio.Future[Analysis | None] = asyncio.get_running_loop().create_future()
-        self._enqueue(item, base_done.set_result, pair=True)
+
         # The pair is recorded when both answers are classified; this worker moves on, so its
         # slot bounds only the calls to the base model.
-        both = asyncio.gather(job.tuned, base_done)
-        both.add_done_callback(lambda f: self._pair_classified(job, f))
+        def base_classified(base: Analysis | None) -> None:
+            job.tuned.add_done_callback(lambda tuned: self._pair_classified(job, tuned, base))
+
+        self._enqueue(item, base_classified, pair=True)
 
     def _pair_classified(
-        self, job: MirrorJob, both: asyncio.Future[tuple[Analysis | None, Analysis | None]]
+        self, job: MirrorJob, tuned_done: asyncio.Future[Analysis | None], base: Analysis | None
     ) -> None:
         name = job.route.name
-        tuned, base = (None, None) if both.cancelled() else both.result()
+        tuned = None if tuned_done.cancelled() else tuned_done.result()
         if base is None or tuned is None:
-            self.metrics.mirror.labels(name, "dropped").inc()
+            self._mirrored(name, "dropped").inc()
             return
         self.record_pair(name, "mirror", tuned.category, tuned, base, request_id=job.request_id)
-        self.metrics.mirror.labels(name, "completed").inc()
+        self._mirrored(name, "completed").inc()
 
     async def _gauge_worker(self) -> None:
         while True:
