@@ -63,6 +63,7 @@ class Runtime:
     store: Store
     admin_token: str | None
     scheduler: Scheduler | None = None
+    session: aiohttp.ClientSession | None = None  # model listings and probes; created at start-up
 
 
 def categories(config: Config) -> list[Category]:
@@ -110,7 +111,6 @@ def create_app(config: Config, metrics: Metrics | None = None) -> FastAPI:
     client = http1.Client()
     forwarder = Forwarder(
         routes,
-        session=None,  # type: ignore[arg-type]  # created inside the event loop at start-up
         client=client,
         metrics=metrics,
         max_body_bytes=config.server.max_body_bytes,
@@ -125,11 +125,11 @@ def create_app(config: Config, metrics: Metrics | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         restored = await asyncio.to_thread(store.rebuild, engine)
-        forwarder.session = new_session(config)
-        await monitor.start(forwarder.session, client)
+        runtime.session = session = new_session(config)
+        await monitor.start(session, client)
         probing: asyncio.Task[None] | None = None
         if runtime.scheduler is not None:
-            probing = asyncio.create_task(runtime.scheduler.run(forwarder.session))
+            probing = asyncio.create_task(runtime.scheduler.run(session))
         # What start-up built (FastAPI, pydantic, numpy, the restored drift state) lives as
         # long as the process: freeze it out of the collector, whose full passes otherwise
         # rescan all of it, about 50 ms each under load, stalling every request in flight.
@@ -144,7 +144,7 @@ def create_app(config: Config, metrics: Metrics | None = None) -> FastAPI:
                 probing.cancel()
                 await asyncio.gather(probing, return_exceptions=True)
             await monitor.stop()
-            await forwarder.session.close()
+            await session.close()
             client.close()
 
     app = FastAPI(title="tunewatch", version=__version__, lifespan=lifespan, docs_url=None)
@@ -189,7 +189,8 @@ def create_app(config: Config, metrics: Metrics | None = None) -> FastAPI:
 
     @app.get("/readyz")
     async def readyz() -> JSONResponse:
-        checks = await check_upstreams(forwarder.session, routes)
+        assert runtime.session is not None  # set at start-up, before any request
+        checks = await check_upstreams(runtime.session, routes)
         ready = all(c["ok"] for c in checks if c["role"] == "tuned")
         return JSONResponse(
             {"ready": ready, "upstreams": checks}, status_code=200 if ready else 503

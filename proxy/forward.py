@@ -1,8 +1,8 @@
 """The client's request path: parse the two routing fields, rewrite the model, forward, stream back.
 
 Everything here runs once per client request, so it stays small: raw ASGI (no framework
-middleware), orjson for the body, pooled aiohttp connections upstream, and no monitoring work
-beyond handing a finished `Exchange` to an observer that must not block.
+middleware), orjson for the body, pooled keep-alive connections upstream (proxy/http1.py), and
+no monitoring work beyond handing a finished `Exchange` to an observer that must not block.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol
 
-import aiohttp
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -91,7 +90,6 @@ class Forwarder:
     def __init__(
         self,
         routes: dict[str, ModelRoute],
-        session: aiohttp.ClientSession,
         client: http1.Client,
         metrics: Metrics,
         *,
@@ -101,8 +99,7 @@ class Forwarder:
         observed_headers: Iterable[bytes] = (),
     ) -> None:
         self.routes = routes
-        self.session = session  # streams
-        self.client = client  # unary calls: a tenth of aiohttp's CPU per call (proxy/http1.py)
+        self.client = client  # a tenth of aiohttp's CPU per call (proxy/http1.py)
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
         self.api_keys = [k.encode() for k in api_keys]
@@ -217,15 +214,15 @@ class Forwarder:
             if not message.get("more_body", False):
                 return b"".join(parts)
 
-    def _post(
+    def _call(
         self, route: ModelRoute, kind: Endpoint, payload: dict[str, Any], request_id: str
-    ) -> Any:
-        """The upstream call for a stream."""
-        return self.session.post(
-            route.upstream + _UPSTREAM_PATHS[kind],
-            data=orjson.dumps(payload),
-            headers=route.request_headers(request_id),
-            timeout=route.client_timeout,
+    ) -> tuple[str, str, bytes, bytes]:
+        """The upstream call's URL, path, body and header lines."""
+        return (
+            route.upstream,
+            _UPSTREAM_PATHS[kind],
+            orjson.dumps(payload),
+            route.header_lines + b"X-Request-ID: " + request_id.encode() + b"\r\n",
         )
 
     async def _unary(
@@ -240,10 +237,7 @@ class Forwarder:
     ) -> None:
         try:
             resp = await self.client.post(
-                route.upstream,
-                _UPSTREAM_PATHS[kind],
-                orjson.dumps(payload),
-                route.header_lines + b"X-Request-ID: " + exchange.request_id.encode() + b"\r\n",
+                *self._call(route, kind, payload, exchange.request_id),
                 connect_timeout=route.config.connect_timeout,
                 read_timeout=route.config.timeout,
             )
@@ -288,7 +282,11 @@ class Forwarder:
         state: _State,
     ) -> None:
         try:
-            resp = await self._post(route, kind, payload, exchange.request_id)
+            resp = await self.client.stream(
+                *self._call(route, kind, payload, exchange.request_id),
+                connect_timeout=route.config.connect_timeout,
+                read_timeout=route.config.timeout,
+            )
         except Exception as exc:
             raise self._upstream_failure(route, exc) from None
         try:
@@ -300,7 +298,7 @@ class Forwarder:
                 except Exception as exc:
                     raise self._upstream_failure(route, exc) from None
                 state.status = resp.status
-                content_type = resp.headers.get("Content-Type", "application/json")
+                content_type = resp.content_type or "application/json"
                 await _send_bytes(send, resp.status, raw, id_header, state, content_type)
                 return
             state.status = 200
@@ -327,7 +325,7 @@ class Forwarder:
     async def _pump(
         self,
         route: ModelRoute,
-        resp: aiohttp.ClientResponse,
+        resp: http1.Stream,
         exchange: Exchange,
         send: Send,
         started: float,
@@ -344,7 +342,7 @@ class Forwarder:
         first = True
         rename = route.rename_in_stream
         try:
-            async for chunk in resp.content.iter_any():
+            async for chunk in resp.chunks():
                 data = pending + chunk if pending else chunk
                 cut = data.rfind(b"\n") + 1
                 if cut == 0:
@@ -360,7 +358,7 @@ class Forwarder:
                 if first:
                     first = False
                     self.metrics.ttft.labels(route.name).observe(time.perf_counter() - started)
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except (http1.UpstreamError, TimeoutError) as exc:
             kind = "timeout" if isinstance(exc, TimeoutError) else "stream"
             self.metrics.upstream_errors.labels(route.name, "tuned", kind).inc()
             if exchange.complete:  # after `[DONE]`: the client's answer is whole as it is
@@ -393,7 +391,7 @@ class Forwarder:
         if isinstance(exc, TimeoutError):
             self.metrics.upstream_errors.labels(route.name, "tuned", "timeout").inc()
             return ApiError(504, "The upstream model server timed out.", "upstream_timeout")
-        if isinstance(exc, aiohttp.ClientConnectorError | http1.ConnectFailed):
+        if isinstance(exc, http1.ConnectFailed):
             self.metrics.upstream_errors.labels(route.name, "tuned", "connect").inc()
             return ApiError(
                 502, "The upstream model server is unreachable.", "upstream_unreachable"

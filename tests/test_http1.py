@@ -173,11 +173,14 @@ def test_unreachable_and_stale_connections() -> None:
 
         server, _, connections = await _serve(answer)
         url = _url(server)
-        # Idle longer than `keepalive`: not reused, a new connection is opened instead.
+        # Idle longer than `keepalive`: closed (a burst's sockets do not stay open), and the
+        # next call opens a new connection.
         pool = Pool(url, keepalive=0.1)
         try:
             await pool.post(b"/x", b"{}", b"")
-            await asyncio.sleep(0.2)
+            assert len(pool._idle) == 1
+            await asyncio.sleep(0.25)
+            assert not pool._idle
             await pool.post(b"/x", b"{}", b"")
             assert len(connections) == 2
         finally:
@@ -215,3 +218,108 @@ def test_only_http_urls() -> None:
     assert Pool("https://example.org/v1").port == 443
     assert Pool("http://example.org:80/v1").host_header == b"example.org"
     assert Pool("http://example.org:8000/v1").host_header == b"example.org:8000"
+
+
+def _chunk(data: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+STREAM_HEAD = (
+    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+)
+
+
+def test_a_stream_arrives_as_sent_and_frees_its_connection_at_the_end() -> None:
+    async def check() -> None:
+        go_on = asyncio.Event()
+
+        async def answer(request: bytes, writer: asyncio.StreamWriter) -> bool:
+            go_on.clear()
+            writer.write(STREAM_HEAD + _chunk(b"data: 1\n\n"))
+            await writer.drain()
+            await go_on.wait()  # the rest only once the client has the first event
+            writer.write(_chunk(b"data: 2\n\n") + _chunk(b"data: [DONE]\n\n") + b"0\r\n\r\n")
+            return True
+
+        server, _, connections = await _serve(answer)
+        pool = Pool(_url(server))
+        try:
+            for _ in range(2):
+                stream = await pool.stream(b"/x", b"{}", b"")
+                assert (stream.status, stream.content_type) == (200, "text/event-stream")
+                received = []
+                async for chunk in stream.chunks():
+                    received.append(chunk)
+                    if len(received) == 1:
+                        go_on.set()
+                assert b"".join(received) == b"data: 1\n\ndata: 2\n\ndata: [DONE]\n\n"
+                assert received[0] == b"data: 1\n\n"
+            # Left before its end: the connection cannot serve another request.
+            stream = await pool.stream(b"/x", b"{}", b"")
+            stream.close()
+            assert not pool._idle
+            assert len(connections) == 1  # so far, every stream on the first connection
+            again = await pool.stream(b"/x", b"{}", b"")
+            async for _ in again.chunks():
+                go_on.set()
+        finally:
+            pool.close()
+            server.close()
+        assert len(connections) == 2
+
+    run(check)
+
+
+def test_a_stream_that_breaks_or_stalls_raises() -> None:
+    async def check() -> None:
+        async def answer(request: bytes, writer: asyncio.StreamWriter) -> bool:
+            writer.write(STREAM_HEAD + _chunk(b"data: 1\n\n"))
+            await writer.drain()
+            if b"stall" in request:
+                await asyncio.sleep(5)
+            return False  # drop: the chunked body never ends
+
+        server, _, _ = await _serve(answer)
+        pool = Pool(_url(server))
+        try:
+            for body, error in ((b"drop", UpstreamError), (b"stall", TimeoutError)):
+                stream = await pool.stream(b"/x", body, b"", read_timeout=0.3)
+                received = []
+                with pytest.raises(error):
+                    async for chunk in stream.chunks():
+                        received.append(chunk)
+                assert received == [b"data: 1\n\n"]
+            assert not pool._idle
+        finally:
+            pool.close()
+            server.close()
+
+    run(check)
+
+
+def test_a_slow_reader_pauses_the_upstream_and_loses_nothing() -> None:
+    async def check() -> None:
+        piece = b"x" * 65536
+
+        async def answer(request: bytes, writer: asyncio.StreamWriter) -> bool:
+            writer.write(STREAM_HEAD)
+            for _ in range(32):  # 2 MiB, far above the high-water mark
+                writer.write(_chunk(piece))
+                await writer.drain()
+            writer.write(b"0\r\n\r\n")
+            return True
+
+        server, _, _ = await _serve(answer)
+        pool = Pool(_url(server))
+        try:
+            stream = await pool.stream(b"/x", b"{}", b"", read_timeout=0.2)
+            await asyncio.sleep(0.5)  # read nothing for longer than the read timeout
+            conn = stream._conn
+            assert conn is not None and conn.paused
+            assert len(await stream.read()) == 32 * len(piece)  # and no timeout fired
+            assert len(pool._idle) == 1
+        finally:
+            pool.close()
+            server.close()
+
+    run(check)
