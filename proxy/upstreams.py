@@ -21,14 +21,10 @@ class ModelRoute:
     upstream: str
     target_model: str
     config: ModelConfig
-    client_timeout: aiohttp.ClientTimeout
     headers: dict[str, str] = field(default_factory=dict)
     header_lines: bytes = b""  # `headers` as the lean client sends them (proxy.http1)
     base_header_lines: bytes = b""  # the same for the base model's upstream
     rename_in_stream: Callable[[bytes], bytes] = field(default=lambda b: b)
-
-    def request_headers(self, request_id: str) -> dict[str, str]:
-        return {**self.headers, "X-Request-ID": request_id}
 
     def targets(self) -> list[tuple[str, str, str, dict[str, str]]]:
         """(role, upstream URL, served name, headers) for the tuned model and its base."""
@@ -89,9 +85,6 @@ def build_routes(config: Config) -> dict[str, ModelRoute]:
             upstream=model.upstream,
             target_model=model.target_model,
             config=model,
-            client_timeout=aiohttp.ClientTimeout(
-                total=None, sock_connect=model.connect_timeout, sock_read=model.timeout
-            ),
             headers=upstream_headers(model.api_key_env),
             header_lines=header_lines(upstream_headers(model.api_key_env)),
             base_header_lines=header_lines(upstream_headers(model.base.api_key_env))
