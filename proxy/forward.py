@@ -222,7 +222,7 @@ class Forwarder:
             route.upstream,
             _UPSTREAM_PATHS[kind],
             orjson.dumps(payload),
-            route.header_lines + b"X-Request-ID: " + request_id.encode() + b"\r\n",
+            http1.with_request_id(route.header_lines, request_id),
         )
 
     async def _unary(
@@ -388,16 +388,9 @@ class Forwarder:
             log.exception("monitoring hook failed")
 
     def _upstream_failure(self, route: ModelRoute, exc: BaseException) -> ApiError:
-        if isinstance(exc, TimeoutError):
-            self.metrics.upstream_errors.labels(route.name, "tuned", "timeout").inc()
-            return ApiError(504, "The upstream model server timed out.", "upstream_timeout")
-        if isinstance(exc, http1.ConnectFailed):
-            self.metrics.upstream_errors.labels(route.name, "tuned", "connect").inc()
-            return ApiError(
-                502, "The upstream model server is unreachable.", "upstream_unreachable"
-            )
-        self.metrics.upstream_errors.labels(route.name, "tuned", "protocol").inc()
-        return ApiError(502, "The upstream model server failed to answer.", "upstream_error")
+        kind = http1.failure_kind(exc)
+        self.metrics.upstream_errors.labels(route.name, "tuned", kind).inc()
+        return ApiError(*_FAILURES[kind])
 
 
 class FastPaths:
@@ -495,6 +488,14 @@ def _parse(body: bytes, kind: Endpoint) -> tuple[dict[str, Any], bool]:
     if stream and kind == "embeddings":
         raise ApiError(400, "Embeddings cannot be streamed.", "invalid_value", "stream")
     return payload, stream
+
+
+# What a client is told for each kind of failed upstream call (http1.failure_kind).
+_FAILURES: dict[str, tuple[int, str, str]] = {
+    "timeout": (504, "The upstream model server timed out.", "upstream_timeout"),
+    "connect": (502, "The upstream model server is unreachable.", "upstream_unreachable"),
+    "protocol": (502, "The upstream model server failed to answer.", "upstream_error"),
+}
 
 
 def _too_large(limit: int) -> ApiError:

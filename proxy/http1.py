@@ -37,6 +37,18 @@ class ConnectFailed(UpstreamError):
     """No connection could be opened to the upstream."""
 
 
+def failure_kind(exc: BaseException) -> str:
+    """The `kind` label of `tunewatch_upstream_errors_total` for a call that raised `exc`."""
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    return "connect" if isinstance(exc, ConnectFailed) else "protocol"
+
+
+def with_request_id(lines: bytes, request_id: str) -> bytes:
+    """A route's header lines plus `X-Request-ID`, which vLLM takes as its request id."""
+    return lines + b"X-Request-ID: " + request_id.encode() + b"\r\n"
+
+
 @dataclass(frozen=True, slots=True)
 class Response:
     status: int

@@ -279,17 +279,13 @@ class Monitor:
                 base.upstream,
                 path,
                 orjson.dumps(body),
-                route.base_header_lines + b"X-Request-ID: %s\r\n" % job.request_id.encode(),
+                http1.with_request_id(route.base_header_lines, job.request_id),
                 connect_timeout=base.timeout,
                 read_timeout=base.timeout,  # unary: the answer comes whole, so this bounds it
             )
             answer = orjson.loads(resp.body) if resp.status == 200 else None
         except (http1.UpstreamError, TimeoutError, orjson.JSONDecodeError) as exc:
-            kind = "protocol"
-            if isinstance(exc, TimeoutError):
-                kind = "timeout"
-            elif isinstance(exc, http1.ConnectFailed):
-                kind = "connect"
+            kind = http1.failure_kind(exc)
             self.metrics.upstream_errors.labels(route.name, "base", kind).inc()
             self._mirrored(route.name, "failed").inc()
             return

@@ -80,13 +80,14 @@ def upstream_headers(api_key_env: str | None) -> dict[str, str]:
 def build_routes(config: Config) -> dict[str, ModelRoute]:
     routes: dict[str, ModelRoute] = {}
     for model in config.models:
+        headers = upstream_headers(model.api_key_env)
         routes[model.name] = ModelRoute(
             name=model.name,
             upstream=model.upstream,
             target_model=model.target_model,
             config=model,
-            headers=upstream_headers(model.api_key_env),
-            header_lines=header_lines(upstream_headers(model.api_key_env)),
+            headers=headers,
+            header_lines=header_lines(headers),
             base_header_lines=header_lines(upstream_headers(model.base.api_key_env))
             if model.base is not None
             else b"",

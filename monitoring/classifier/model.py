@@ -1,4 +1,4 @@
-"""Inference: shipped JSON weights + numpy + the shared feature code; no scikit-learn, no pickle.
+"""Inference: shipped JSON weights + the shared feature code, in pure Python; no pickle.
 
 Weights are plain JSON (gzip), so loading them cannot execute code and a diff shows what
 changed.  Three logistic heads share one feature index: P(refusal), P(partial | refusal)
@@ -14,8 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
-
-import numpy as np
 
 from monitoring.classifier.features import extract
 
@@ -45,13 +43,15 @@ class Classifier:
         if weights.get("format") != FORMAT:
             raise ValueError(f"unsupported weights format {weights.get('format')!r}")
         names: list[str] = weights["features"]
-        columns = np.asarray(weights["weights"], dtype=np.float64).T.tolist()  # (n_feat, 3)
+        refusal, partial, caution = weights["weights"]  # one row of feature weights per head
         # A feature's three weights as a tuple: summing a few dozen in Python beats numpy's
         # fancy-index-and-reduce per answer (~10 us), and adds in the same order, row by row.
         self._weights: dict[str, tuple[float, float, float]] = {
-            n: (w[0], w[1], w[2]) for n, w in zip(names, columns, strict=True)
+            n: (float(r), float(p), float(c))
+            for n, r, p, c in zip(names, refusal, partial, caution, strict=True)
         }
-        self._b: tuple[float, float, float] = tuple(float(b) for b in weights["bias"])  # type: ignore[assignment]
+        b_ref, b_part, b_caut = weights["bias"]
+        self._b = (float(b_ref), float(b_part), float(b_caut))
         th = weights["thresholds"]
         self.refusal_threshold: float = float(th["refusal"])
         self.partial_threshold: float = float(th["partial"])
