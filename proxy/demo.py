@@ -15,6 +15,7 @@ import json
 import os
 import random
 import secrets
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -320,7 +321,12 @@ def run_live(workdir: Path, port: int | None, with_prometheus: bool, out: TextIO
         out.write("sending traffic; Ctrl-C to stop\n")
         for batch in _batches(prompts):
             asyncio.run(send_traffic(stack.proxy.url, batch))
-            view = render_view(fetch_drift(stack))
+            try:
+                view = render_view(fetch_drift(stack))
+            except httpx.TransportError:
+                if _proxy_exits(stack):  # Ctrl-C reached the proxy too (one process group)
+                    raise KeyboardInterrupt from None
+                raise
             if out.isatty():
                 out.write("\x1b[2J\x1b[H")
                 banner(stack, out)
@@ -332,6 +338,14 @@ def run_live(workdir: Path, port: int | None, with_prometheus: bool, out: TextIO
     finally:
         stack.stop()
     return 0
+
+
+def _proxy_exits(stack: Stack, wait: float = 20.0) -> bool:
+    try:
+        stack.proxy.process.wait(wait)
+    except subprocess.TimeoutExpired:
+        return False
+    return True
 
 
 def _batches(prompts: dict[str, list[str]]) -> Iterator[list[tuple[str, str]]]:
