@@ -31,6 +31,10 @@ pytestmark = pytest.mark.vllm
 
 # Annotations mark rare events (a drift reset) and may rightly be empty.
 MAY_BE_EMPTY = ("annotation",)
+# Latency alerts measure the stack's load, not an adapter's behaviour: on two CPU cores a
+# streamed answer can wait seconds behind the mirror and probe traffic for its first token, and
+# with `for: 0s` one such wait fires them for whichever model it hit.
+LOAD_ALERTS = {"TunewatchHighLatency", "TunewatchSlowFirstToken"}
 # Three packs keep the run to a few minutes of CPU generation: the drifting category, the
 # over-refusal controls and one harmful category.
 PACKS = [str(BUILTIN_PACKS_DIR / f"{name}.yaml") for name in ("medical", "over-refusal", "cyber")]
@@ -104,7 +108,8 @@ def test_prometheus_fires_the_drift_alert_for_medical_only(
         and a.get("metric") == "caution"
         for a in drift_alerts
     ), firing  # fmt: skip
-    assert not [a for a in firing if a.get("model") == "faq-assistant"], firing
+    control = [a for a in firing if a.get("model") == "faq-assistant"]
+    assert not [a for a in control if a["alertname"] not in LOAD_ALERTS], firing
 
 
 def test_every_dashboard_query_returns_data(
