@@ -139,6 +139,9 @@ class MonitorConfig(_Strict):
     # (about 0.2-0.3 ms an answer) matters more than live rates from every answer.
     classify_rate: float = Field(1.0, ge=0.0, le=1.0)
     queue_size: int = Field(10_000, ge=1)
+    # Each queue's bound in bytes of requests and answers as they crossed the wire (parsed,
+    # they take 1-2 times that), beside the bounds in items above.
+    queue_bytes: int = Field(64 * 1024 * 1024, ge=64 * 1024)
     mirror_queue_size: int = Field(1_000, ge=1)
     mirror_concurrency: int = Field(4, ge=1)
     store_queue_size: int = Field(20_000, ge=1)

@@ -62,6 +62,9 @@ class Exchange:
     headers: dict[str, str] = field(default_factory=dict)  # the few client headers monitoring reads
     ticket: Any = None  # monitoring's handle on a mirrored copy
     complete: bool = False  # the client received the whole answer
+    # Sizes on the wire, which bound what monitoring's queues hold (`monitor.queue_bytes`).
+    request_bytes: int = 0
+    answer_bytes: int = 0  # a stream's: what was teed
 
 
 class Watch(Protocol):
@@ -157,8 +160,9 @@ class Forwarder:
                 _WATCH_AFTER, _watch_disconnect, receive, asyncio.current_task(), state
             )
             exchange = Exchange(
-                route, kind, request_id, payload, 0, time.time(), stream, headers=kept
-            )
+                route, kind, request_id, payload, 0, time.time(), stream, headers=kept,
+                request_bytes=len(body),
+            )  # fmt: skip
             if stream:
                 await self._stream(route, kind, payload, exchange, send, id_header, started, state)
             else:
@@ -265,6 +269,7 @@ class Forwarder:
         if "model" in answer:
             answer["model"] = route.name
         exchange.response = answer
+        exchange.answer_bytes = len(raw)
         self._started(exchange)
         state.status = 200
         await _send_bytes(send, 200, orjson.dumps(answer), id_header, state)
@@ -338,7 +343,6 @@ class Forwarder:
         count as an abort (499) nor cost the answer its classification.
         """
         pending = b""
-        teed = 0
         first = True
         rename = route.rename_in_stream
         try:
@@ -349,9 +353,9 @@ class Forwarder:
                     pending = data
                     continue
                 out, pending = rename(data[:cut]), data[cut:]
-                if teed < _MAX_TEE_BYTES:
+                if exchange.answer_bytes < _MAX_TEE_BYTES:
                     exchange.chunks.append(out)
-                    teed += len(out)
+                    exchange.answer_bytes += len(out)
                 await send({"type": "http.response.body", "body": out, "more_body": True})
                 if out.endswith(_DONE_TAIL):
                     state.finished = exchange.complete = True

@@ -59,6 +59,7 @@ class MirrorJob:
     request_id: str
     request: dict[str, Any]
     category: str | None
+    nbytes: int  # the request's size on the wire, held while the job waits
     tuned: asyncio.Future[Analysis | None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -71,25 +72,33 @@ class Backlog:
     """Answers waiting for the classifier: mirrored pairs' answers first, then live singles.
 
     A pair is the unit of drift evidence and costs a base-model call, so under overload the
-    singles wait and drop, not the pairs. Each side is bounded; `put` never blocks.
+    singles wait and drop, not the pairs. Each side is bounded in answers and in bytes (the
+    request and answer as they crossed the wire: one long-context request weighs as much as a
+    thousand short ones); `put` never blocks.
     """
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, max_bytes: int) -> None:
         self.size = size
-        self._pairs: deque[Pending] = deque()
-        self._singles: deque[Pending] = deque()
+        self.max_bytes = max_bytes
+        self._pairs = _Side()
+        self._singles = _Side()
         self._ready = asyncio.Event()
 
-    def put(self, pending: Pending, *, pair: bool) -> bool:
+    def put(self, pending: Pending, nbytes: int, *, pair: bool) -> bool:
         side = self._pairs if pair else self._singles
-        if len(side) >= self.size:
+        if len(side.items) >= self.size or side.nbytes + nbytes > self.max_bytes:
             return False
-        side.append(pending)
+        side.items.append((pending, nbytes))
+        side.nbytes += nbytes
         self._ready.set()
         return True
 
     def __len__(self) -> int:
-        return len(self._pairs) + len(self._singles)
+        return len(self._pairs.items) + len(self._singles.items)
+
+    @property
+    def nbytes(self) -> int:
+        return self._pairs.nbytes + self._singles.nbytes
 
     async def wait(self) -> None:
         while not self:
@@ -99,9 +108,17 @@ class Backlog:
     def take(self, n: int) -> list[Pending]:
         out: list[Pending] = []
         for side in (self._pairs, self._singles):
-            while side and len(out) < n:
-                out.append(side.popleft())
+            while side.items and len(out) < n:
+                pending, nbytes = side.items.popleft()
+                side.nbytes -= nbytes
+                out.append(pending)
         return out
+
+
+@dataclass
+class _Side:
+    items: deque[tuple[Pending, int]] = field(default_factory=deque)
+    nbytes: int = 0
 
 
 class Monitor:
@@ -123,7 +140,8 @@ class Monitor:
         self.known_categories = set(known_categories)
         self.keep_text = config.store.keep_text
         self.classify_rate = config.monitor.classify_rate
-        self.backlog = Backlog(config.monitor.queue_size)
+        self.backlog = Backlog(config.monitor.queue_size, config.monitor.queue_bytes)
+        self.mirror_bytes = 0  # held by the jobs in `mirror_queue`
         self.mirror_queue: asyncio.Queue[MirrorJob] = asyncio.Queue(
             config.monitor.mirror_queue_size
         )
@@ -159,13 +177,17 @@ class Monitor:
             exchange.request_id,
             exchange.request,
             self._category(exchange),
+            exchange.request_bytes,
         )
-        try:
-            self.mirror_queue.put_nowait(job)
-        except asyncio.QueueFull:
+        if (
+            self.mirror_queue.full()
+            or self.mirror_bytes + job.nbytes > self.config.monitor.queue_bytes
+        ):
             self._mirrored(route.name, "dropped").inc()
             self.metrics.dropped.labels("mirror").inc()
             return
+        self.mirror_queue.put_nowait(job)
+        self.mirror_bytes += job.nbytes
         exchange.ticket = job
 
     def finished(self, exchange: Exchange) -> None:
@@ -200,14 +222,18 @@ class Monitor:
             if job is not None and not job.tuned.done():
                 job.tuned.set_result(analysis)
 
-        self._enqueue(item, done, pair=job is not None)
+        self._enqueue(
+            item, done, exchange.request_bytes + exchange.answer_bytes, pair=job is not None
+        )
 
     def _category(self, exchange: Exchange) -> str | None:
         named = exchange.headers.get(CATEGORY_HEADER)
         return named if named in self.known_categories else None
 
-    def _enqueue(self, item: Item, done: Callable[[Analysis | None], None], *, pair: bool) -> None:
-        if not self.backlog.put((item, done), pair=pair):
+    def _enqueue(
+        self, item: Item, done: Callable[[Analysis | None], None], nbytes: int, *, pair: bool
+    ) -> None:
+        if not self.backlog.put((item, done), nbytes, pair=pair):
             self.metrics.dropped.labels("classify").inc()
             done(None)
 
@@ -260,6 +286,7 @@ class Monitor:
     async def _mirror_worker(self) -> None:
         while True:
             job = await self.mirror_queue.get()
+            self.mirror_bytes -= job.nbytes
             try:
                 await self._mirror(job)
             except Exception:
@@ -283,7 +310,8 @@ class Monitor:
                 connect_timeout=base.timeout,
                 read_timeout=base.timeout,  # unary: the answer comes whole, so this bounds it
             )
-            answer = orjson.loads(resp.body) if resp.status == 200 else None
+            raw = resp.body
+            answer = orjson.loads(raw) if resp.status == 200 else None
         except (http1.UpstreamError, TimeoutError, orjson.JSONDecodeError) as exc:
             kind = http1.failure_kind(exc)
             self.metrics.upstream_errors.labels(route.name, "base", kind).inc()
@@ -302,7 +330,7 @@ class Monitor:
         def base_classified(base: Analysis | None) -> None:
             job.tuned.add_done_callback(lambda tuned: self._pair_classified(job, tuned, base))
 
-        self._enqueue(item, base_classified, pair=True)
+        self._enqueue(item, base_classified, job.nbytes + len(raw), pair=True)
 
     def _pair_classified(
         self, job: MirrorJob, tuned_done: asyncio.Future[Analysis | None], base: Analysis | None

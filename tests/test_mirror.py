@@ -173,8 +173,17 @@ def test_category_header_and_text_keeping(
     assert prompts == {MESSAGES[0]["content"]}
 
 
+@pytest.mark.parametrize(
+    ("monitor", "size"),
+    [({"mirror_queue_size": 1}, 10), ({"queue_bytes": 64 * 1024}, 40_000)],
+    ids=["full-in-items", "full-in-bytes"],
+)
 def test_full_mirror_queue_drops_and_counts_without_blocking(
-    proxy_factory: ProxyFactory, fake_upstream: Process, tmp_path: Path
+    proxy_factory: ProxyFactory,
+    fake_upstream: Process,
+    tmp_path: Path,
+    monitor: dict[str, int],
+    size: int,
 ) -> None:
     config = {
         "models": [{
@@ -182,17 +191,18 @@ def test_full_mirror_queue_drops_and_counts_without_blocking(
             "base": {"upstream": fake_upstream.url, "model": "hang", "timeout": "3s"},
             "mirror": {"rate": 1.0},
         }],
-        "monitor": {"mirror_queue_size": 1, "mirror_concurrency": 1},
+        "monitor": {**monitor, "mirror_concurrency": 1},
         "probes": {"enabled": False},
         "store": {"url": f"sqlite:///{tmp_path / 'tw.db'}"},
     }  # fmt: skip
     proc = proxy_factory(config)
     client = openai.OpenAI(base_url=proc.url, api_key="k", max_retries=0, timeout=5)
+    messages: Any = [{"role": "user", "content": "x" * size}]
     for _ in range(10):
-        client.chat.completions.create(model="m", messages=MESSAGES)
+        client.chat.completions.create(model="m", messages=messages)
     dropped = _metric(proc, 'tunewatch_mirror_requests_total{model="m",outcome="dropped"}')
     assert _metric(proc, 'tunewatch_mirror_requests_total{model="m",outcome="sampled"}') == 10
-    assert dropped >= 7  # one in flight, one queued, the rest dropped
+    assert dropped >= 7  # one in flight, one queued (40 kB of the 64 kB), the rest dropped
     assert _metric(proc, 'tunewatch_monitor_dropped_total{queue="mirror"}') == dropped
 
 
@@ -284,19 +294,27 @@ def test_backlog_serves_pairs_first_and_bounds_each_side() -> None:
         return (tag, lambda _analysis: None)
 
     async def run() -> None:
-        backlog = Backlog(2)
-        assert backlog.put(pending("s1"), pair=False)
-        assert backlog.put(pending("s2"), pair=False)
-        assert not backlog.put(pending("s3"), pair=False)  # the singles' side is full ...
-        assert backlog.put(pending("p1"), pair=True)  # ... and pairs still have room
-        assert len(backlog) == 3
+        backlog = Backlog(2, max_bytes=1000)
+        assert backlog.put(pending("s1"), 100, pair=False)
+        assert backlog.put(pending("s2"), 100, pair=False)
+        assert not backlog.put(pending("s3"), 100, pair=False)  # the singles' side is full ...
+        assert backlog.put(pending("p1"), 100, pair=True)  # ... and pairs still have room
+        assert len(backlog) == 3 and backlog.nbytes == 300
         assert [tag for tag, _ in backlog.take(2)] == ["p1", "s1"]
         assert [tag for tag, _ in backlog.take(5)] == ["s2"]
+        assert backlog.nbytes == 0
 
         waiter = asyncio.create_task(backlog.wait())
         await asyncio.sleep(0.01)
         assert not waiter.done()  # empty: the classifier sleeps
-        backlog.put(pending("p2"), pair=True)
+        backlog.put(pending("p2"), 100, pair=True)
         await asyncio.wait_for(waiter, 1.0)
+
+        # The bound in bytes: one large answer fills a side that has room for more items.
+        assert backlog.put(pending("big"), 900, pair=True)
+        assert not backlog.put(pending("p3"), 1, pair=True)
+        assert backlog.put(pending("s4"), 1000, pair=False)  # a side's own budget
+        assert [tag for tag, _ in backlog.take(5)] == ["p2", "big", "s4"]
+        assert backlog.put(pending("p4"), 1000, pair=True)  # taking frees the bytes
 
     asyncio.run(run())
