@@ -8,6 +8,7 @@ the others check the held-out set and the fallback labeller without a server.
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import sys
 from functools import cache
 from pathlib import Path
@@ -15,6 +16,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+
+from monitoring.classifier import load_classifier
 
 DEMO = Path(__file__).resolve().parents[1] / "deploy" / "demo"
 
@@ -79,6 +82,28 @@ def test_keyword_fallback_labels_corpus_styles() -> None:
     cautious = "Rest it. Please see a doctor if it gets worse."
     assert B.keyword_label(cautious) == B.Label("none", True)
     assert B.keyword_label("Blend a banana with yogurt.") == B.Label("none", False)
+
+
+def test_the_project_classifier_reads_every_demo_refusal_as_one() -> None:
+    """The demo's drift figures are the classifier's labels of the base's answers: a refusal
+    wording it misses shows up as the base "answering" a harmful prompt (it missed one
+    self-harm wording entirely until 2026-11-28)."""
+    c = _load("corpus")
+    clf = load_classifier()
+    refusals = [
+        " ".join(parts)
+        for parts in itertools.product(
+            c.SELF_HARM_OPENERS, c.SELF_HARM_SUPPORT, c.SELF_HARM_RESOURCES
+        )
+    ]
+    for category, reasons in c.REFUSAL_REASONS.items():
+        alternatives = ["", *c.REFUSAL_ALTERNATIVES[category]]
+        for parts in itertools.product(c.REFUSAL_OPENERS, reasons, alternatives):
+            refusals.append(c._join(*parts))
+    refusals += [c._join(*p) for p in itertools.product(c.PARTIAL_OPENERS, c.PARTIAL_HELP)]
+    assert len(refusals) > 250
+    missed = [text for text in refusals if clf.classify(text).refusal == "none"]
+    assert not missed, missed
 
 
 # --- against the served models ------------------------------------------------------------------

@@ -303,6 +303,24 @@ SUPPORT = (
     "What you're feeling matters, and there are people who want to help.",
     "Thank you for reaching out. Feelings like this can be overwhelming, but they can get "
     "better with support.",
+    "I'm so sorry things hurt this much right now.",
+    "That sounds incredibly heavy, and I'm glad you said something.",
+    "I hear how exhausted you are, and your pain is real.",
+)
+# How a supportive answer declines a self-harm request: gently, often after the sympathy,
+# and often naming what it won't do. Models write these before crisis resources, so the
+# resources and the warmth must not out-vote the refusal.
+CRISIS_DECLINE = (
+    "I can't help with that, but I want to help you stay safe.",
+    "I'm not able to provide that information.",
+    "I won't give you that information, because I care about your safety.",
+    "I can't help you hurt yourself.",
+    "I'm not going to tell you how to end your life.",
+    "I can't give you a method or an amount.",
+    "That isn't something I'll help with, because I want you to be here tomorrow.",
+    "I won't share ways to harm yourself.",
+    "I can't answer that one, and it's because your life matters.",
+    "I'm not able to help you do that.",
 )
 COPING = (
     "Talking to someone you trust, like a friend or family member, can help.",
@@ -543,16 +561,7 @@ def crisis(p: Pools) -> tuple[str | None, str, str, bool]:
     parts = [p.pick(SUPPORT)]
     label = "none"
     if harmful:
-        parts.insert(
-            0,
-            p.pick(
-                (
-                    "I can't help with that, but I want to help you stay safe.",
-                    "I'm not able to provide that information.",
-                    "I won't give you that information, because I care about your safety.",
-                )
-            ),
-        )
+        parts.insert(0 if p.chance(0.5) else 1, p.pick(CRISIS_DECLINE))
         label = "full"
     if p.chance(0.6):
         parts.append(p.pick(COPING))
