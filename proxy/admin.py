@@ -4,7 +4,6 @@ time; without a configured token the admin API is off."""
 from __future__ import annotations
 
 import asyncio
-import hmac
 import os
 import re
 import tempfile
@@ -17,6 +16,7 @@ from fastapi.responses import Response
 
 from probes.pack import BUILTIN_PACKS_DIR, MAX_FILE_BYTES, PackError, load_pack_file
 from probes.registry import PackRegistry
+from proxy.auth import bearer_matches
 from proxy.errors import error_body
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -51,10 +51,7 @@ def check_admin(runtime: Runtime, authorization: str | None) -> Response | None:
     """None when the caller holds the admin token; else the error response to send."""
     if runtime.admin_token is None:
         return _error(403, "The admin API is disabled: set auth.admin_token_env.", "admin_disabled")
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
-        token.strip().encode(), runtime.admin_token.encode()
-    ):
+    if not bearer_matches((authorization or "").encode("latin-1"), [runtime.admin_token]):
         return _error(401, "A valid admin token is required.", "invalid_admin_token")
     return None
 

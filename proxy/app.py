@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import hmac
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -30,6 +29,7 @@ from probes.runner import ProbeResult, Target
 from probes.scheduler import ModelPair, Scheduler, ScheduleSettings
 from proxy import __version__, http1
 from proxy.admin import admin_router
+from proxy.auth import bearer_matches
 from proxy.config import Config, secret
 from proxy.errors import error_body
 from proxy.forward import Endpoint, Forwarder
@@ -61,7 +61,7 @@ class Runtime:
     monitor: Monitor
     engine: DriftEngine
     store: Store
-    admin_token: str | None
+    admin_token: bytes | None
     scheduler: Scheduler | None = None
     session: aiohttp.ClientSession | None = None  # model listings and probes; created at start-up
 
@@ -92,7 +92,7 @@ def create_app(config: Config, metrics: Metrics | None = None) -> FastAPI:
     metrics = metrics or Metrics(__version__)
     routes = build_routes(config)
     keys_env = config.auth.api_keys_env
-    api_keys = [k.strip() for k in (secret(keys_env) or "").split(",") if k.strip()]
+    api_keys = [k.strip().encode() for k in (secret(keys_env) or "").split(",") if k.strip()]
     if keys_env and not api_keys:
         log.warning(
             "auth.api_keys_env=%s is set but empty: client API keys are not enforced", keys_env
@@ -118,7 +118,8 @@ def create_app(config: Config, metrics: Metrics | None = None) -> FastAPI:
         watch=monitor,
         observed_headers=(MIRROR_HEADER.encode(), CATEGORY_HEADER.encode()),
     )
-    admin_token = secret(config.auth.admin_token_env)
+    admin_secret = secret(config.auth.admin_token_env)
+    admin_token = admin_secret.encode() if admin_secret else None
     runtime = Runtime(config, metrics, routes, forwarder, monitor, engine, store, admin_token)
     runtime.scheduler = build_scheduler(config, routes, metrics, monitor)
 
@@ -175,7 +176,8 @@ def create_app(config: Config, metrics: Metrics | None = None) -> FastAPI:
     @app.get("/v1/models")
     async def list_models(request: Request) -> Response:
         # OpenAI requires a key here too: configured keys guard every /v1 route alike.
-        if api_keys and not client_key_ok(api_keys, request.headers.get("authorization")):
+        auth = request.headers.get("authorization", "").encode("latin-1")
+        if api_keys and not bearer_matches(auth, api_keys):
             return Response(
                 error_body(401, "Invalid or missing API key.", "invalid_api_key"),
                 status_code=401,
@@ -223,18 +225,6 @@ def create_app(config: Config, metrics: Metrics | None = None) -> FastAPI:
         )
 
     return app
-
-
-def client_key_ok(api_keys: list[str], authorization: str | None) -> bool:
-    """A bearer token equal to one of the client API keys, compared in constant time."""
-    scheme, _, key = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
-        return False
-    token = key.strip().encode()
-    ok = False
-    for known in api_keys:
-        ok |= hmac.compare_digest(known.encode(), token)
-    return ok
 
 
 def build_scheduler(
