@@ -140,7 +140,8 @@ class Monitor:
         self.known_categories = set(known_categories)
         self.keep_text = config.store.keep_text
         self.classify_rate = config.monitor.classify_rate
-        self.backlog = Backlog(config.monitor.queue_size, config.monitor.queue_bytes)
+        self.queue_bytes = config.monitor.queue_bytes
+        self.backlog = Backlog(config.monitor.queue_size, self.queue_bytes)
         self.mirror_bytes = 0  # held by the jobs in `mirror_queue`
         self.mirror_queue: asyncio.Queue[MirrorJob] = asyncio.Queue(
             config.monitor.mirror_queue_size
@@ -179,10 +180,7 @@ class Monitor:
             self._category(exchange),
             exchange.request_bytes,
         )
-        if (
-            self.mirror_queue.full()
-            or self.mirror_bytes + job.nbytes > self.config.monitor.queue_bytes
-        ):
+        if self.mirror_queue.full() or self.mirror_bytes + job.nbytes > self.queue_bytes:
             self._mirrored(route.name, "dropped").inc()
             self.metrics.dropped.labels("mirror").inc()
             return
