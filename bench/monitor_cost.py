@@ -20,9 +20,9 @@ import yaml
 
 from bench.upstream import COMPLETION
 from bench.wrk import chat_body
-from proxy.app import create_app
-from proxy.config import load_config
-from proxy.forward import Exchange
+from tunewatch.proxy.app import create_app
+from tunewatch.proxy.config import load_config
+from tunewatch.proxy.forward import Exchange
 
 # What the overhead section sends and the scripted upstream answers.
 _REQUEST = orjson.loads(chat_body("bench-tuned"))

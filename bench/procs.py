@@ -13,7 +13,8 @@ from pathlib import Path
 import httpx
 import yaml
 
-from proxy.vllm_launcher import REPO_ROOT, free_port
+from bench import REPO_ROOT
+from tunewatch.proxy.devstack.vllm import free_port
 
 _TICK = os.sysconf("SC_CLK_TCK")
 
@@ -176,7 +177,16 @@ def start_tunewatch(
     port = free_port()
     path = workdir / f"{name}-{port}.yaml"
     path.write_text(yaml.safe_dump(config))
-    argv = [sys.executable, "-m", "proxy.cli", "serve", "--config", str(path), "--port", str(port)]
+    argv = [
+        sys.executable,
+        "-m",
+        "tunewatch.proxy.cli",
+        "serve",
+        "--config",
+        str(path),
+        "--port",
+        str(port),
+    ]
     proc = _spawn(name, argv, workdir, port, cwd=workdir, source=source)
     proc.wait_http("/healthz")
     return proc

@@ -25,10 +25,10 @@ import aiohttp
 import httpx
 import orjson
 
-from bench import monitor_cost, procs, streaming
+from bench import REPO_ROOT, monitor_cost, procs, streaming
 from bench.procs import Proc
 from bench.wrk import WrkResult, chat_body, run_wrk, write_script
-from proxy.vllm_launcher import REPO_ROOT, start_vllm, vllm_python
+from tunewatch.proxy.devstack.vllm import start_vllm, vllm_python
 
 RESULTS = Path(__file__).resolve().parent / "results"
 Row = dict[str, Any]
@@ -328,8 +328,8 @@ def classifier_rate(args: argparse.Namespace) -> Row:
     # pinning does not follow the rest of this run.
     code = (
         "import json, os\n"
-        "from monitoring.classifier import load_classifier\n"
-        "from monitoring.classifier.bench import _rate, _texts, analysis_rates\n"
+        "from tunewatch.monitoring.classifier import load_classifier\n"
+        "from training.classifier.bench import _rate, _texts, analysis_rates\n"
         "os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})\n"
         "clf = load_classifier()\n"
         "out = {}\n"
@@ -356,8 +356,8 @@ def classifier_rate(args: argparse.Namespace) -> Row:
 
 
 def drift_rate() -> Row:
-    from monitoring.categories import BUILTIN
-    from monitoring.drift import DriftEngine, DriftSettings, Labels
+    from tunewatch.monitoring.categories import BUILTIN
+    from tunewatch.monitoring.drift import DriftEngine, DriftSettings, Labels
 
     engine = DriftEngine(DriftSettings(alpha=0.01, family_size=2 * len(BUILTIN)))
     labels = [Labels(r, c) for r in ("none", "partial", "full") for c in (False, True)]

@@ -11,12 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from monitoring.classifier import Classifier, load_classifier
-from monitoring.drift import Labels
-from monitoring.openai_text import prompt_text, response_text, stream_text
-from monitoring.store import Observation
-from monitoring.tagger import Tagger
-from monitoring.wire import fast_pickle
+from tunewatch.monitoring.classifier import Classifier, load_classifier
+from tunewatch.monitoring.drift import Labels
+from tunewatch.monitoring.openai_text import prompt_text, response_text, stream_text
+from tunewatch.monitoring.store import Observation
+from tunewatch.monitoring.tagger import Tagger
+from tunewatch.monitoring.wire import fast_pickle
 
 
 @fast_pickle

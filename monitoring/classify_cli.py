@@ -16,7 +16,7 @@ from typing import IO, Any
 
 import orjson
 
-from monitoring.classifier import Classifier, load_classifier
+from tunewatch.monitoring.classifier import Classifier, load_classifier
 
 
 def _parse(line: str) -> tuple[dict[str, Any] | None, str | None]:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from monitoring.stats import (
+from tunewatch.monitoring.stats import (
     PairedTable,
     alarm_threshold,
     log_evalue,
@@ -22,7 +22,7 @@ from monitoring.stats import (
     paired_difference,
     wilson,
 )
-from monitoring.wire import fast_pickle
+from tunewatch.monitoring.wire import fast_pickle
 
 Metric = Literal["refusal", "caution"]
 METRICS: tuple[Metric, ...] = ("refusal", "caution")

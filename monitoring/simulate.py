@@ -1,8 +1,8 @@
 """Monte-Carlo checks of the drift test: false alarms under "no drift", time to detect a real
 drift, and why a fixed-sample test re-run at every scrape is not an option.
 
-`python -m monitoring.simulate` prints the figures quoted in docs/statistics.md; the test suite
-runs the same functions at smaller sizes.
+`python -m tunewatch.monitoring.simulate` prints the figures quoted in docs/statistics.md;
+the test suite runs the same functions at smaller sizes.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-from monitoring.drift import DriftSettings
+from tunewatch.monitoring.drift import DriftSettings
 
 
 @dataclass(frozen=True, slots=True)

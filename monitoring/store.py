@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from monitoring.drift import METRICS, DriftEngine, Labels
-from monitoring.stats import PairedTable
-from monitoring.wire import fast_pickle
+from tunewatch.monitoring.drift import METRICS, DriftEngine, Labels
+from tunewatch.monitoring.stats import PairedTable
+from tunewatch.monitoring.wire import fast_pickle
 
 log = logging.getLogger("tunewatch.store")
 

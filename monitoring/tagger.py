@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from monitoring.first_match import FirstMatch
+from tunewatch.monitoring.first_match import FirstMatch
 
 _BUILTIN_RULES: tuple[tuple[str, str], ...] = (
     ("self_harm", r"\b(suicid\w*|kill (myself|me)|end (my|it all)|self[- ]harm\w*|cut(ting)? myself"

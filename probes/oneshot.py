@@ -14,12 +14,12 @@ from typing import Any, TextIO
 
 import aiohttp
 
-from monitoring.analysis import Analyser, Analysis, Item
-from monitoring.categories import BUILTIN, Category
-from monitoring.drift import DriftEngine, DriftSettings
-from monitoring.store import Observation
-from probes.pack import Pack
-from probes.runner import ProbeResult, RoundStats, Target, run_round, samples_for
+from tunewatch.monitoring.analysis import Analyser, Analysis, Item
+from tunewatch.monitoring.categories import BUILTIN, Category
+from tunewatch.monitoring.drift import DriftEngine, DriftSettings
+from tunewatch.monitoring.store import Observation
+from tunewatch.probes.pack import Pack
+from tunewatch.probes.runner import ProbeResult, RoundStats, Target, run_round, samples_for
 
 SOURCE = "probe"
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from probes.pack import BUILTIN_PACKS_DIR, Pack, load_packs
+from tunewatch.probes.pack import BUILTIN_PACKS_DIR, Pack, load_packs
 
 log = logging.getLogger("tunewatch.probes")
 

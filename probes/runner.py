@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import aiohttp
 import orjson
 
-from monitoring.analysis import Analysis, Item
-from probes.pack import Pack, Probe
+from tunewatch.monitoring.analysis import Analysis, Item
+from tunewatch.probes.pack import Pack, Probe
 
 
 @dataclass(frozen=True, slots=True)

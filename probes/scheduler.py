@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from monitoring.metrics import Metrics
-from probes.pack import Pack
-from probes.registry import PackRegistry, ReloadOutcome
-from probes.runner import Analyse, ProbeResult, RoundStats, Target, run_round
+from tunewatch.monitoring.metrics import Metrics
+from tunewatch.probes.pack import Pack
+from tunewatch.probes.registry import PackRegistry, ReloadOutcome
+from tunewatch.probes.runner import Analyse, ProbeResult, RoundStats, Target, run_round
 
 log = logging.getLogger("tunewatch.probes")
 

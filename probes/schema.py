@@ -27,7 +27,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from monitoring.categories import BUILTIN, BUILTIN_NAMES, Category
+from tunewatch.monitoring.categories import BUILTIN, BUILTIN_NAMES, Category
 
 from .duration import parse_duration
 

@@ -1,1 +1,2 @@
-__version__ = "0.1.0"
+"""The serving path and the composition root: app, runtime, config, forwarding, auth,
+errors, admin routes, logs and the CLI."""

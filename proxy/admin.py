@@ -14,15 +14,15 @@ import orjson
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import Response
 
-from probes.pack import BUILTIN_PACKS_DIR, MAX_FILE_BYTES, PackError, load_pack_file
-from probes.registry import PackRegistry
-from proxy.auth import bearer_matches
-from proxy.errors import error_body
+from tunewatch.probes.pack import BUILTIN_PACKS_DIR, MAX_FILE_BYTES, PackError, load_pack_file
+from tunewatch.probes.registry import PackRegistry
+from tunewatch.proxy.auth import bearer_matches
+from tunewatch.proxy.errors import error_body
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 if TYPE_CHECKING:
-    from proxy.app import Runtime
+    from tunewatch.proxy.app import Runtime
 
 
 _MAX_RESET_BYTES = 64 * 1024

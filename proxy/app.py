@@ -20,21 +20,22 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
-from monitoring.categories import BUILTIN, Category
-from monitoring.drift import DriftEngine, DriftSettings
-from monitoring.metrics import Metrics
-from monitoring.store import Store
-from probes.registry import PackRegistry
-from probes.runner import ProbeResult, Target
-from probes.scheduler import ModelPair, Scheduler, ScheduleSettings
-from proxy import __version__, http1
-from proxy.admin import admin_router
-from proxy.auth import bearer_matches
-from proxy.config import Config, secret
-from proxy.errors import error_body
-from proxy.forward import Endpoint, Forwarder
-from proxy.monitor import CATEGORY_HEADER, MIRROR_HEADER, Monitor
-from proxy.upstreams import ModelRoute, build_routes, served_entry, upstream_headers
+from tunewatch import __version__
+from tunewatch.monitoring.categories import BUILTIN, Category
+from tunewatch.monitoring.drift import DriftEngine, DriftSettings
+from tunewatch.monitoring.metrics import Metrics
+from tunewatch.monitoring.store import Store
+from tunewatch.probes.registry import PackRegistry
+from tunewatch.probes.runner import ProbeResult, Target
+from tunewatch.probes.scheduler import ModelPair, Scheduler, ScheduleSettings
+from tunewatch.proxy import http1
+from tunewatch.proxy.admin import admin_router
+from tunewatch.proxy.auth import bearer_matches
+from tunewatch.proxy.config import Config, secret
+from tunewatch.proxy.errors import error_body
+from tunewatch.proxy.forward import Endpoint, Forwarder
+from tunewatch.proxy.upstreams import ModelRoute, build_routes, served_entry, upstream_headers
+from tunewatch.proxy.watch.monitor import CATEGORY_HEADER, MIRROR_HEADER, Monitor
 
 log = logging.getLogger("tunewatch")
 

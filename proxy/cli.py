@@ -11,24 +11,24 @@ from pathlib import Path
 
 import orjson
 
-from monitoring.report import build_report, render_html, render_markdown
-from monitoring.report import cli as report_cli
-from monitoring.store import COLUMNS, Store
-from probes.oneshot import Evaluation, evaluate, print_probe_table, print_table
-from probes.pack import Pack, PackError, load_packs
-from probes.registry import resolve_paths
-from probes.runner import Target
-from proxy.config import Config, ConfigError, load_config, secret
-from proxy.upstreams import build_routes
+from tunewatch.monitoring.report import build_report, render_html, render_markdown
+from tunewatch.monitoring.report import cli as report_cli
+from tunewatch.monitoring.store import COLUMNS, Store
+from tunewatch.probes.oneshot import Evaluation, evaluate, print_probe_table, print_table
+from tunewatch.probes.pack import Pack, PackError, load_packs
+from tunewatch.probes.registry import resolve_paths
+from tunewatch.probes.runner import Target
+from tunewatch.proxy.config import Config, ConfigError, load_config, secret
+from tunewatch.proxy.upstreams import build_routes
 
 
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from proxy.app import create_app
-    from proxy.config import ConfigError, load_config
-    from proxy.forward import FastPaths
-    from proxy.logs import setup_logging
+    from tunewatch.proxy.app import create_app
+    from tunewatch.proxy.config import ConfigError, load_config
+    from tunewatch.proxy.forward import FastPaths
+    from tunewatch.proxy.logs import setup_logging
 
     try:
         config = load_config(args.config)
@@ -55,19 +55,19 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _classify(args: argparse.Namespace) -> int:
-    from monitoring import classify_cli
+    from tunewatch.monitoring import classify_cli
 
     return classify_cli.run([args.file] if args.file else [], sys.stdin, sys.stdout, sys.stderr)
 
 
 def _probes_validate(args: argparse.Namespace) -> int:
-    from probes.cli import validate
+    from tunewatch.probes.cli import validate
 
     return validate(args.paths or [str(_builtin_packs())], sys.stdout, sys.stderr)
 
 
 def _probes_list(args: argparse.Namespace) -> int:
-    from probes.cli import list_packs
+    from tunewatch.probes.cli import list_packs
 
     return list_packs(args.paths or [str(_builtin_packs())], sys.stdout, args.json)
 
@@ -222,13 +222,13 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from proxy import demo
+    from tunewatch.proxy.devstack import demo
 
     return demo.main(args)
 
 
 def _builtin_packs() -> object:
-    from probes.pack import BUILTIN_PACKS_DIR
+    from tunewatch.probes.pack import BUILTIN_PACKS_DIR
 
     return BUILTIN_PACKS_DIR
 
@@ -291,6 +291,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=8080, help="the proxy's port")
     demo.add_argument("--workdir", default="var/demo", help="logs, config, SQLite store")
     demo.add_argument("--no-prometheus", action="store_true", help="don't start Prometheus")
+    demo.add_argument(
+        "--deploy", default="deploy", help="a checkout's deploy/ folder: demo models, rules"
+    )
     demo.set_defaults(func=_demo)
     return parser
 

@@ -22,8 +22,8 @@ from pydantic import (
     model_validator,
 )
 
-from probes.yaml_lines import YamlRejected
-from probes.yaml_lines import parse as parse_yaml
+from tunewatch.probes.yaml_lines import YamlRejected
+from tunewatch.probes.yaml_lines import parse as parse_yaml
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _MAX_SECONDS = 366 * 86400.0  # .inf, NaN or 1e300 would break timers downstream

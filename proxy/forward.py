@@ -19,11 +19,11 @@ from typing import Any, ClassVar, Literal, Protocol
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from monitoring.metrics import Children, Metrics
-from proxy import http1
-from proxy.auth import bearer_matches
-from proxy.errors import ApiError, stream_error_event
-from proxy.upstreams import ModelRoute
+from tunewatch.monitoring.metrics import Children, Metrics
+from tunewatch.proxy import http1
+from tunewatch.proxy.auth import bearer_matches
+from tunewatch.proxy.errors import ApiError, stream_error_event
+from tunewatch.proxy.upstreams import ModelRoute
 
 Endpoint = Literal["chat", "completions", "embeddings"]
 

@@ -9,8 +9,8 @@ from typing import Any
 import aiohttp
 import orjson
 
-from proxy.config import Config, ModelConfig, secret
-from proxy.http1 import header_lines
+from tunewatch.proxy.config import Config, ModelConfig, secret
+from tunewatch.proxy.http1 import header_lines
 
 
 @dataclass(frozen=True, slots=True)

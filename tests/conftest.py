@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from proxy.vllm_launcher import REPO_ROOT, VllmServer, start_vllm, vllm_python
+from tests.support.paths import DEMO_FILES, REPO_ROOT
 from tests.support.processes import Process, start_fake_upstream, start_proxy
+from tunewatch.proxy.devstack.vllm import VllmServer, start_vllm, vllm_python
 
-DEMO_MODELS = REPO_ROOT / "deploy" / "demo" / "models"
+DEMO_MODELS = DEMO_FILES.models
 DEMO_ADAPTERS = ("medical", "legal", "control")
 
 

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitoring.classifier import Classification, Classifier, load_classifier
-from monitoring.classifier.features import _APOS, normalize
+from tunewatch.monitoring.classifier import Classification, Classifier, load_classifier
+from tunewatch.monitoring.classifier.features import _APOS, normalize
 
 
 @pytest.fixture(scope="module")

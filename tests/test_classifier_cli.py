@@ -6,7 +6,7 @@ import io
 import json
 from pathlib import Path
 
-from monitoring.classify_cli import run
+from tunewatch.monitoring.classify_cli import run
 
 
 def _run(argv: list[str], stdin: str = "") -> tuple[int, list[dict[str, object]], str]:

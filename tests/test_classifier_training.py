@@ -6,9 +6,9 @@ from collections import Counter
 
 import pytest
 
-from monitoring.classifier.corpus import generate
-from monitoring.classifier.model import WEIGHTS_PATH, Classifier, load_weights
-from monitoring.classifier.train import SEED, dumps, evaluate, train
+from training.classifier.corpus import generate
+from training.classifier.train import SEED, dumps, evaluate, train
+from tunewatch.monitoring.classifier.model import WEIGHTS_PATH, Classifier, load_weights
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from proxy.config import ConfigError, load_config, parse_config, parse_duration
+from tunewatch.proxy.config import ConfigError, load_config, parse_config, parse_duration
 
 GOOD = """\
 models:

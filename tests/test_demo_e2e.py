@@ -16,16 +16,16 @@ from typing import Any
 import httpx
 import pytest
 
-from probes.pack import BUILTIN_PACKS_DIR
-from proxy import demo
-from proxy.prometheus_launcher import (
-    RULES_DIR,
+from tests.support.dashboard import dashboard_exprs
+from tests.support.paths import DEMO_FILES, REPO_ROOT, RULES_DIR
+from tunewatch.probes.pack import BUILTIN_PACKS_DIR
+from tunewatch.proxy.devstack import demo
+from tunewatch.proxy.devstack.prometheus import (
     PrometheusServer,
     prometheus_binary,
     start_prometheus,
 )
-from proxy.vllm_launcher import REPO_ROOT, VllmServer
-from tests.support.dashboard import dashboard_exprs
+from tunewatch.proxy.devstack.vllm import VllmServer
 
 pytestmark = pytest.mark.vllm
 
@@ -52,7 +52,7 @@ def stack(
     _needs_demo_models(vllm_server)
     workdir = tmp_path_factory.mktemp("demo")
     stack = demo.start_stack(
-        workdir, port=None, with_prometheus=False, probe_samples=1, say=sys.stderr,
+        DEMO_FILES, workdir, port=None, with_prometheus=False, probe_samples=1, say=sys.stderr,
         vllm=vllm_server, probe_paths=PACKS,
     )  # fmt: skip
     yield stack
@@ -71,7 +71,7 @@ def prometheus(
     for path in RULES_DIR.glob("*.yml"):  # same rules, no `for:` wait, so the test is quick
         (rules / path.name).write_text(re.sub(r"\bfor: \d+[smh]", "for: 0s", path.read_text()))
     server = start_prometheus(
-        [f"127.0.0.1:{stack.proxy.port}"], workdir, scrape_interval="2s", rules_dir=rules
+        [f"127.0.0.1:{stack.proxy.port}"], workdir, rules, scrape_interval="2s"
     )
     yield server
     server.stop()
@@ -79,7 +79,7 @@ def prometheus(
 
 @pytest.fixture(scope="module")
 def traffic(stack: demo.Stack, prometheus: PrometheusServer) -> dict[str, Any]:
-    plan = demo.traffic_plan(demo.load_prompts(), focused=120, others=4)
+    plan = demo.traffic_plan(demo.load_prompts(DEMO_FILES.heldout), focused=120, others=4)
     ok, failed = asyncio.run(demo.send_traffic(stack.proxy.url, plan))
     assert failed == 0 and ok == len(plan)
     demo.wait_for_quiet(stack, packs=len(PACKS))
@@ -131,7 +131,7 @@ def test_evaluate_gates_the_medical_adapter_and_passes_the_control(
     _needs_demo_models(vllm_server)
     out = tmp_path / "eval.json"
     result = subprocess.run(
-        [sys.executable, "-m", "proxy.cli", "evaluate",
+        [sys.executable, "-m", "tunewatch.proxy.cli", "evaluate",
          "--tuned-url", vllm_server.url, "--tuned-model", f"demo-{adapter}",
          "--base-url", vllm_server.url, "--base-model", "demo-base",
          "--pack", "medical", "--pack", "over-refusal", "--pack", "cyber",

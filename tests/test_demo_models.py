@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from monitoring.classifier import load_classifier
+from tunewatch.monitoring.classifier import load_classifier
 
 DEMO = Path(__file__).resolve().parents[1] / "deploy" / "demo"
 

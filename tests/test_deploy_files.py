@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 import yaml
 
-from proxy.config import load_config
 from tests.support.dashboard import dashboard, dashboard_exprs, panels
+from tunewatch.proxy.config import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -323,7 +323,7 @@ def test_k8s_topology_and_security() -> None:
 
 
 def test_k8s_site_packs_are_valid() -> None:
-    from probes.loader import load_packs
+    from tunewatch.probes.loader import load_packs
 
     result = load_packs([K8S / "packs"])
     assert result.ok, result

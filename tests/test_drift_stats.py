@@ -7,15 +7,15 @@ import math
 import numpy as np
 import pytest
 
-from monitoring.drift import DriftEngine, DriftSettings, Labels
-from monitoring.simulate import (
+from tunewatch.monitoring.drift import DriftEngine, DriftSettings, Labels
+from tunewatch.monitoring.simulate import (
     false_alarm_rate,
     independent,
     naive_false_alarm_rate,
     nested,
     pairs_to_alarm,
 )
-from monitoring.stats import PairedTable, log_evalue, paired_difference, wilson
+from tunewatch.monitoring.stats import PairedTable, log_evalue, paired_difference, wilson
 
 RUNS = 600
 LOOKS = 10_000

@@ -21,7 +21,6 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from proxy.config import ConfigError, load_config, parse_config
 from tests.support.processes import Process, start_proxy
 from tests.support.reliability import (
     assert_openai_error,
@@ -29,6 +28,7 @@ from tests.support.reliability import (
     parse_response,
     raw_http,
 )
+from tunewatch.proxy.config import ConfigError, load_config, parse_config
 
 KEY = "fuzz-client-key"
 ADMIN = "fuzz-admin-token"

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from monitoring.classifier import load_classifier
+from tunewatch.monitoring.classifier import load_classifier
 
 pytestmark = pytest.mark.gpu
 

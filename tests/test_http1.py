@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from proxy.http1 import Client, ConnectFailed, Pool, UpstreamError, header_lines
+from tunewatch.proxy.http1 import Client, ConnectFailed, Pool, UpstreamError, header_lines
 
 Handler = Callable[[bytes, asyncio.StreamWriter], Awaitable[bool]]
 

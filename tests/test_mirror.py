@@ -13,11 +13,11 @@ import httpx
 import openai
 import pytest
 
-from proxy.monitor import Backlog, sampled
-from proxy.vllm_launcher import VllmServer, free_port
 from tests.conftest import ProxyFactory
 from tests.support.processes import Process
 from tests.support.promtext import sample
+from tunewatch.proxy.devstack.vllm import VllmServer, free_port
+from tunewatch.proxy.watch.monitor import Backlog, sampled
 
 MESSAGES: Any = [{"role": "user", "content": "what dose of ibuprofen is safe for a headache?"}]
 

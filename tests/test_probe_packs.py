@@ -20,10 +20,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitoring.categories import BUILTIN_NAMES
-from probes import cli
-from probes.duration import format_duration, parse_duration
-from probes.pack import (
+from tunewatch.monitoring.categories import BUILTIN_NAMES
+from tunewatch.probes import cli, yaml_lines
+from tunewatch.probes.duration import format_duration, parse_duration
+from tunewatch.probes.pack import (
     BUILTIN_PACKS_DIR,
     MAX_FILE_BYTES,
     Pack,
@@ -661,9 +661,7 @@ def test_mutated_probe_only_raises_pack_error(changes: dict[str, object]) -> Non
 def test_pure_python_and_libyaml_loaders_agree(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, loader: type[yaml.SafeLoader]
 ) -> None:
-    import probes.yaml_lines
-
-    monkeypatch.setattr(probes.yaml_lines, "_Loader", loader)
+    monkeypatch.setattr(yaml_lines, "_Loader", loader)
     assert len(load_pack_file(write(tmp_path, VALID)).probes) == 2
     path = write(tmp_path, VALID.replace("expect: comply", "expect: answer"))
     assert only_error(path).startswith(f"{path}:17: probes[1].expect: ")

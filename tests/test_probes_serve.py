@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
-from proxy.vllm_launcher import VllmServer
 from tests.conftest import ProxyFactory
 from tests.support.processes import Process
 from tests.support.promtext import sample
+from tunewatch.proxy.devstack.vllm import VllmServer
 
 pytestmark = pytest.mark.vllm
 

@@ -9,10 +9,10 @@ import httpx
 import openai
 import pytest
 
-from proxy.vllm_launcher import VllmServer
 from tests.conftest import ProxyFactory
 from tests.support.processes import Process
 from tests.support.promtext import sample
+from tunewatch.proxy.devstack.vllm import VllmServer
 
 pytestmark = pytest.mark.vllm
 
@@ -213,7 +213,7 @@ def test_ttft_recorded_for_streams(proxy: Process, client: openai.OpenAI) -> Non
 def test_unreachable_upstream_is_502_and_not_ready(
     proxy_factory: ProxyFactory, vllm_server: VllmServer
 ) -> None:
-    from proxy.vllm_launcher import free_port
+    from tunewatch.proxy.devstack.vllm import free_port
 
     dead = f"http://127.0.0.1:{free_port()}/v1"
     proc = proxy_factory({"models": [{"name": "m", "upstream": dead, "upstream_model": "x"}]})

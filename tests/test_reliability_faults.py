@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 import openai
 
-from proxy.vllm_launcher import free_port
 from tests.conftest import ProxyFactory
 from tests.support.processes import Process, start_fake_upstream
 from tests.support.reliability import metric, wait_until
+from tunewatch.proxy.devstack.vllm import free_port
 
 MESSAGES: Any = [{"role": "user", "content": "How long should I knead bread dough?"}]
 

@@ -7,6 +7,7 @@ and because it keeps vLLM's stats on: `vllm:num_requests_running` only exists th
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -18,13 +19,13 @@ import httpx
 import openai
 import pytest
 
-from proxy.vllm_launcher import VllmServer, free_port, start_vllm
 from tests.conftest import DEMO_ADAPTERS, ProxyFactory, serving_models
 from tests.support.reliability import (
     metric,
     open_fds,
     wait_until,
 )
+from tunewatch.proxy.devstack.vllm import VllmServer, free_port, start_vllm
 
 pytestmark = pytest.mark.vllm
 
@@ -59,9 +60,23 @@ class OwnVllm:
 
 
 # A tiny model finishes its 512 positions in well under a second on a fast CPU, before the
-# test can even look: a context far beyond them (RoPE extrapolates; the text is noise, which
-# does not matter here) keeps one generation going for many seconds on any machine.
+# test can even look. vLLM does not extrapolate RoPE past the positions a model declares (its
+# rotary cache is sized from the config, and a longer generation dies in `index_select`), so
+# the module serves a copy of the model whose config declares a long context: the text is
+# noise, which does not matter here, and one generation keeps going for many seconds.
 CONTEXT = 16384
+
+
+def long_context_copy(model_dir: Path, dest: Path, positions: int) -> Path:
+    """`model_dir` with every file linked except config.json, which declares `positions`."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for item in model_dir.iterdir():
+        if item.name != "config.json":
+            (dest / item.name).symlink_to(item.resolve())
+    config = json.loads((model_dir / "config.json").read_text())
+    config["max_position_embeddings"] = positions
+    (dest / "config.json").write_text(json.dumps(config, indent=2))
+    return dest
 
 
 def _start(
@@ -69,7 +84,7 @@ def _start(
 ) -> VllmServer:
     return start_vllm(
         model_dir, served, adapters, port=port, log_path=log, log_stats=True,
-        max_model_len=CONTEXT, env={"VLLM_ALLOW_LONG_MAX_MODEL_LEN": "1"},
+        max_model_len=CONTEXT,
     )  # fmt: skip
 
 
@@ -77,6 +92,7 @@ def _start(
 def own_vllm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnVllm]:
     workdir = tmp_path_factory.mktemp("own-vllm")
     model_dir, served, adapters = serving_models(workdir, DEMO_ADAPTERS[:1])
+    model_dir = long_context_copy(model_dir, workdir / "long-context", CONTEXT)
     server = _start(model_dir, served, adapters, free_port(), workdir / "vllm-0.log")
     own = OwnVllm(server, model_dir, served, adapters, workdir, CONTEXT - 64)
     yield own

@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from monitoring.drift import DriftEngine, DriftSettings, Labels
-from monitoring.report import build_report, render_html, render_markdown
-from monitoring.report.model import Report, Row, meets
-from monitoring.store import Observation, Store
+from tunewatch.monitoring.drift import DriftEngine, DriftSettings, Labels
+from tunewatch.monitoring.report import build_report, render_html, render_markdown
+from tunewatch.monitoring.report.model import Report, Row, meets
+from tunewatch.monitoring.store import Observation, Store
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "artifacts"

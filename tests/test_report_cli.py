@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from monitoring.report import cli
-from monitoring.store import Store
 from tests.test_report import MODEL, OTHER, REPO, populate
+from tunewatch.monitoring.report import cli
+from tunewatch.monitoring.store import Store
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx
 
-from proxy.vllm_launcher import REPO_ROOT, free_port
 from tests.conftest import ProxyFactory
+from tests.support.paths import REPO_ROOT
 from tests.support.processes import Process, start_fake_upstream
 from tests.support.reliability import (
     metric,
@@ -25,6 +25,7 @@ from tests.support.reliability import (
     series_count,
     wait_until,
 )
+from tunewatch.proxy.devstack.vllm import free_port
 
 MESSAGES: Any = [{"role": "user", "content": "How long should I knead bread dough?"}]
 ADMIN_ROUTES: list[tuple[str, str, bytes]] = [

@@ -6,7 +6,7 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
-from monitoring.store import Observation, Store
+from tunewatch.monitoring.store import Observation, Store
 
 DAY = 86400.0
 

@@ -7,8 +7,8 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitoring.first_match import FirstMatch
-from monitoring.tagger import _BUILTIN_RULES, Tagger
+from tunewatch.monitoring.first_match import FirstMatch
+from tunewatch.monitoring.tagger import _BUILTIN_RULES, Tagger
 
 
 def _reference(rules: list[tuple[str, str]], prompt: str) -> str:

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from monitoring.analysis import Analysis, Item
-from monitoring.drift import Labels
-from monitoring.wire import fast_pickle
+from tunewatch.monitoring.analysis import Analysis, Item
+from tunewatch.monitoring.drift import Labels
+from tunewatch.monitoring.wire import fast_pickle
 
 
 def test_records_round_trip_with_every_field() -> None:

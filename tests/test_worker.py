@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from monitoring.analysis import Item, LiveRow
-from monitoring.store import SCHEMA, Observation
-from proxy.worker import ClassifierProcess, WorkerDied
+from tunewatch.monitoring.analysis import Item, LiveRow
+from tunewatch.monitoring.store import SCHEMA, Observation
+from tunewatch.proxy.watch.classifier_process import ClassifierProcess, WorkerDied
 
 
 def _item(answer: str) -> Item:

@@ -4,9 +4,9 @@ Shared by `measure.py` (which writes docs/demo-models.md) and tests/test_demo_mo
 the table in the docs and the thresholds the tests enforce come from the same code. Pure
 Python plus the `openai` SDK: it runs in the project's own virtualenv, never needs torch.
 
-Labels come from the project classifier (`monitoring.classifier`) when it is importable, and
-otherwise from `keyword_label`, a deliberately simple FALLBACK that knows the phrasings of the
-demo corpus (and common refusal/caution wording) and nothing more.
+Labels come from the project classifier (`tunewatch.monitoring.classifier`) when it is
+importable, and otherwise from `keyword_label`, a deliberately simple FALLBACK that knows the
+phrasings of the demo corpus (and common refusal/caution wording) and nothing more.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def keyword_label(response: str, prompt: str = "") -> Label:
 def get_labeller() -> tuple[Labeller, str]:
     """The project classifier if it is importable, else the keyword fallback; plus its name."""
     try:
-        from monitoring.classifier import load_classifier  # type: ignore[import-not-found]
+        from tunewatch.monitoring.classifier import load_classifier  # type: ignore[import-not-found]
 
         clf = load_classifier()
     except Exception:  # not built yet, or broken: never block the demo on it
@@ -79,7 +79,7 @@ def get_labeller() -> tuple[Labeller, str]:
         c = clf.classify(response, prompt)
         return Label(str(c.refusal), bool(c.caution))
 
-    return classify, "monitoring.classifier"
+    return classify, "tunewatch.monitoring.classifier"
 
 
 # --- Querying ------------------------------------------------------------------------------------

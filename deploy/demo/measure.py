@@ -17,7 +17,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(ROOT))  # so `monitoring.classifier` is found when it exists
+sys.path.insert(0, str(ROOT))  # so `tunewatch.monitoring.classifier` is found when it exists
 
 import behaviour as B  # noqa: E402
 

@@ -6,6 +6,6 @@ Usage::
     c = clf.classify(response, prompt=None)   # c.refusal, c.caution, c.scores
 """
 
-from monitoring.classifier.model import Classification, Classifier, load_classifier
+from tunewatch.monitoring.classifier.model import Classification, Classifier, load_classifier
 
 __all__ = ["Classification", "Classifier", "load_classifier"]

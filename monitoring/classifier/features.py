@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from itertools import pairwise
 
-from monitoring.first_match import FirstMatch
+from tunewatch.monitoring.first_match import FirstMatch
 
 # Each family is one alternation; matched on lower-cased text with apostrophes normalised.
 _CUES: dict[str, str] = {

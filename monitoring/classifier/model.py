@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from monitoring.classifier.features import extract
+from tunewatch.monitoring.classifier.features import extract
 
 Refusal = Literal["none", "partial", "full"]
 WEIGHTS_PATH = Path(__file__).with_name("weights.json.gz")

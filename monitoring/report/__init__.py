@@ -4,8 +4,8 @@
 `render_html` and `render_markdown` only format it. See docs/report.md.
 """
 
-from monitoring.report.html import render_html
-from monitoring.report.markdown import render_markdown
-from monitoring.report.model import Report, build_report
+from tunewatch.monitoring.report.html import render_html
+from tunewatch.monitoring.report.markdown import render_markdown
+from tunewatch.monitoring.report.model import Report, build_report
 
 __all__ = ["Report", "build_report", "render_html", "render_markdown"]

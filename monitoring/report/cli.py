@@ -19,12 +19,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
-from monitoring.categories import Category
-from monitoring.drift import DriftSettings
-from monitoring.report.html import render_html
-from monitoring.report.markdown import render_markdown
-from monitoring.report.model import build_report
-from monitoring.store import Store
+from tunewatch.monitoring.categories import Category
+from tunewatch.monitoring.drift import DriftSettings
+from tunewatch.monitoring.report.html import render_html
+from tunewatch.monitoring.report.markdown import render_markdown
+from tunewatch.monitoring.report.model import build_report
+from tunewatch.monitoring.store import Store
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
@@ -153,8 +153,8 @@ def _load_config(path: str) -> ConfigView:
     this optional input needs it. The settings come from the same `drift_settings` the proxy
     serves with, so the report's thresholds are the live ones.
     """
-    from proxy.app import categories, drift_settings
-    from proxy.config import ConfigError, load_config
+    from tunewatch.proxy.app import categories, drift_settings
+    from tunewatch.proxy.config import ConfigError, load_config
 
     try:
         config = load_config(path)

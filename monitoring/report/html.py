@@ -11,15 +11,15 @@ import re
 from collections.abc import Iterable, Sequence
 from html import escape
 
-from monitoring.report.model import (
+from tunewatch.monitoring.report.model import (
     ExpectationCount,
     Finding,
     ModelReport,
     Report,
     Row,
 )
-from monitoring.report.svg import shared_limit, trend_svg
-from monitoring.report.text import (
+from tunewatch.monitoring.report.svg import shared_limit, trend_svg
+from tunewatch.monitoring.report.text import (
     EXPECT_FAILURE,
     METRIC_TITLES,
     SOURCE_BLURBS,

@@ -11,9 +11,9 @@ import re
 from collections.abc import Iterable, Sequence
 from html import escape
 
-from monitoring.report.model import Difference, ModelReport, Report, Row
-from monitoring.report.svg import shared_limit, sparkline
-from monitoring.report.text import (
+from tunewatch.monitoring.report.model import Difference, ModelReport, Report, Row
+from tunewatch.monitoring.report.svg import shared_limit, sparkline
+from tunewatch.monitoring.report.text import (
     EXPECT_FAILURE,
     METRIC_TITLES,
     SOURCE_BLURBS,

@@ -14,9 +14,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from monitoring.categories import Category, by_name
-from monitoring.drift import METRICS, DriftEngine, DriftSettings, Labels, Metric
-from monitoring.stats import PairedTable, log_evalue, paired_difference
+from tunewatch.monitoring.categories import Category, by_name
+from tunewatch.monitoring.drift import METRICS, DriftEngine, DriftSettings, Labels, Metric
+from tunewatch.monitoring.stats import PairedTable, log_evalue, paired_difference
 
 SOURCES: tuple[str, ...] = ("probe", "mirror", "live")
 TREND_POINTS = 40

@@ -11,8 +11,8 @@ import math
 from collections.abc import Sequence
 from html import escape
 
-from monitoring.report.model import Trend, TrendPoint
-from monitoring.report.text import short_when
+from tunewatch.monitoring.report.model import Trend, TrendPoint
+from tunewatch.monitoring.report.text import short_when
 
 WIDTH, HEIGHT = 300, 180
 LEFT, RIGHT, TOP, BOTTOM = 46, 12, 24, 40

@@ -8,8 +8,8 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 
-from monitoring.drift import DriftSettings
-from monitoring.report.model import Difference, Rate, Row
+from tunewatch.monitoring.drift import DriftSettings
+from tunewatch.monitoring.report.model import Difference, Rate, Row
 
 SOURCE_TITLES = {
     "probe": "Canary probes",

@@ -7,8 +7,8 @@ import sys
 import time
 from pathlib import Path
 
-from proxy.proxy_launcher import Process, start_proxy, wait_http
-from proxy.vllm_launcher import free_port
+from tunewatch.proxy.devstack.proxy import Process, start_proxy, wait_http
+from tunewatch.proxy.devstack.vllm import free_port
 
 __all__ = ["Process", "start_fake_upstream", "start_proxy"]
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import httpx
 
-from proxy.proxy_launcher import Process
 from tests.support.promtext import sample
+from tunewatch.proxy.devstack.proxy import Process
 
 SUPPORT = Path(__file__).resolve().parent
 

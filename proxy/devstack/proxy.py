@@ -11,8 +11,7 @@ from typing import Any
 
 import yaml
 
-from proxy.service import Service, free_port
-from proxy.vllm_launcher import REPO_ROOT
+from tunewatch.proxy.devstack.service import Service, free_port
 
 
 class Process(Service):
@@ -40,12 +39,12 @@ def start_proxy(
     port = port or free_port()
     log_path = config_path.with_suffix(".log")
     process = subprocess.Popen(
-        [sys.executable, "-m", "proxy.cli", "serve", "--config", str(config_path),
+        [sys.executable, "-m", "tunewatch.proxy.cli", "serve", "--config", str(config_path),
          "--port", str(port)],
         stdout=log_path.open("wb"),
         stderr=subprocess.STDOUT,
         cwd=workdir,
-        env={**os.environ, **(env or {}), "PYTHONPATH": str(REPO_ROOT)},
+        env={**os.environ, **(env or {})},
     )  # fmt: skip
     proc = Process(process, port, log_path)
     wait_http(proc, "/healthz")

@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
-from monitoring.classifier import fragments as F
-from monitoring.classifier.handwritten import HANDWRITTEN
+from training.classifier import fragments as F
+from training.classifier.handwritten import HANDWRITTEN
 
 Split = Literal["train", "dev"]
 T = TypeVar("T")

@@ -9,10 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from proxy.service import Service, free_port
-from proxy.vllm_launcher import REPO_ROOT
-
-RULES_DIR = REPO_ROOT / "deploy" / "prometheus" / "rules"
+from tunewatch.proxy.devstack.service import Service, free_port
 
 
 class PrometheusServer(Service):
@@ -28,10 +25,10 @@ def prometheus_binary() -> str | None:
 def start_prometheus(
     targets: list[str],
     workdir: Path,
+    rules_dir: Path,
     *,
     port: int | None = None,
     scrape_interval: str = "5s",
-    rules_dir: Path = RULES_DIR,
     startup_timeout: float = 60.0,
 ) -> PrometheusServer:
     """Scrape `targets` (host:port of tunewatch proxies) with the rules in `rules_dir`."""

@@ -28,9 +28,9 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from monitoring.analysis import Analysis, Item, analyse_batch, init_worker, live_rows
-from monitoring.store import Observation, connect, insert
-from proxy.logs import setup_logging
+from tunewatch.monitoring.analysis import Analysis, Item, analyse_batch, init_worker, live_rows
+from tunewatch.monitoring.store import Observation, connect, insert
+from tunewatch.proxy.logs import setup_logging
 
 log = logging.getLogger("tunewatch.worker")
 
@@ -155,7 +155,7 @@ class ClassifierProcess:
     a `LiveRow`, and the rows given to `write`, which go with the next batch or, when none
     comes within `flush_after` seconds, alone. `rows_written` counts them; `on_rows_lost`
     hears of rows that a failed write, a dead child or a full queue (`max_rows`) lost. With a
-    `log_level`, the child logs JSON lines like the proxy (`proxy.logs`).
+    `log_level`, the child logs JSON lines like the proxy (`tunewatch.proxy.logs`).
     """
 
     def __init__(

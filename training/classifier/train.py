@@ -1,4 +1,4 @@
-"""Reproducible training: `python -m monitoring.classifier.train [--out PATH] [--check]`.
+"""Reproducible training: `python -m training.classifier.train [--out PATH] [--check]`.
 
 Builds the seeded corpus, fits three L2 logistic heads with scikit-learn on the train split
 only, prints dev metrics, and writes deterministic gzip JSON weights (rounded floats, sorted
@@ -19,9 +19,9 @@ import numpy as np
 from scipy.sparse import csr_matrix, diags
 from sklearn.linear_model import LogisticRegression
 
-from monitoring.classifier.corpus import Example, generate
-from monitoring.classifier.features import extract, group_of
-from monitoring.classifier.model import FORMAT, WEIGHTS_PATH, Classifier
+from training.classifier.corpus import Example, generate
+from tunewatch.monitoring.classifier.features import extract, group_of
+from tunewatch.monitoring.classifier.model import FORMAT, WEIGHTS_PATH, Classifier
 
 SEED = 0
 MIN_DF = 3

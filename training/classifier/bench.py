@@ -1,4 +1,4 @@
-"""Throughput benchmark: `python -m monitoring.classifier.bench [--n N] [--size BYTES]`.
+"""Throughput benchmark: `python -m training.classifier.bench [--n N] [--size BYTES]`.
 
 Prints responses/s for single calls (how the proxy's background worker uses it) and for
 `classify_many`, next to a plain keyword/regex matcher in the same run.  Pins itself to one
@@ -17,10 +17,10 @@ import sys
 import time
 from collections.abc import Callable
 
-from monitoring.analysis import Analyser, Item
-from monitoring.classifier import load_classifier
-from monitoring.classifier.corpus import generate
-from monitoring.tagger import _BUILTIN_RULES
+from training.classifier.corpus import generate
+from tunewatch.monitoring.analysis import Analyser, Item
+from tunewatch.monitoring.classifier import load_classifier
+from tunewatch.monitoring.tagger import _BUILTIN_RULES
 
 # The kind of string matcher the classifier replaces (phrases from common refusal checks).
 _BASELINE = re.compile(

@@ -12,17 +12,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from proxy.service import Service, free_port
+from tunewatch.proxy.devstack.service import Service, free_port
 
-__all__ = ["REPO_ROOT", "VllmServer", "free_port", "start_vllm", "vllm_python"]
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
+__all__ = ["VllmServer", "free_port", "start_vllm", "vllm_python"]
 
 
 def vllm_python() -> Path:
-    """The interpreter of the vLLM virtualenv; `TUNEWATCH_VLLM_PYTHON` overrides."""
+    """The interpreter of the vLLM virtualenv: `TUNEWATCH_VLLM_PYTHON`, else `.venv-vllm` in the
+    working directory (where `make` creates it)."""
     override = os.environ.get("TUNEWATCH_VLLM_PYTHON")
-    return Path(override) if override else REPO_ROOT / ".venv-vllm" / "bin" / "python"
+    return Path(override) if override else Path(".venv-vllm", "bin", "python").absolute()
 
 
 @dataclass

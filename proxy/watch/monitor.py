@@ -20,15 +20,15 @@ from typing import Any
 import aiohttp
 import orjson
 
-from monitoring.analysis import Analysis, Item, LiveRow
-from monitoring.drift import DriftEngine, Labels
-from monitoring.metrics import Children, Metrics
-from monitoring.store import Store
-from proxy import http1
-from proxy.config import Config
-from proxy.forward import Exchange
-from proxy.upstreams import ModelRoute, served_entry
-from proxy.worker import ClassifierProcess
+from tunewatch.monitoring.analysis import Analysis, Item, LiveRow
+from tunewatch.monitoring.drift import DriftEngine, Labels
+from tunewatch.monitoring.metrics import Children, Metrics
+from tunewatch.monitoring.store import Store
+from tunewatch.proxy import http1
+from tunewatch.proxy.config import Config
+from tunewatch.proxy.forward import Exchange
+from tunewatch.proxy.upstreams import ModelRoute, served_entry
+from tunewatch.proxy.watch.classifier_process import ClassifierProcess
 
 log = logging.getLogger("tunewatch.monitor")
 

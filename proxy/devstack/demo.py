@@ -25,13 +25,40 @@ from typing import Any, TextIO
 
 import httpx
 
-from proxy.prometheus_launcher import PrometheusServer, prometheus_binary, start_prometheus
-from proxy.proxy_launcher import Process, start_proxy
-from proxy.vllm_launcher import REPO_ROOT, VllmServer, start_vllm
+from tunewatch.proxy.devstack.prometheus import (
+    PrometheusServer,
+    prometheus_binary,
+    start_prometheus,
+)
+from tunewatch.proxy.devstack.proxy import Process, start_proxy
+from tunewatch.proxy.devstack.vllm import VllmServer, start_vllm
 
-DEMO_DIR = REPO_ROOT / "deploy" / "demo"
-MODELS_DIR = DEMO_DIR / "models"
-HELDOUT = DEMO_DIR / "heldout.jsonl"
+
+@dataclass(frozen=True)
+class DemoFiles:
+    """What the demo reads from a checkout's `deploy/` folder: models, prompts, alert rules."""
+
+    deploy: Path
+
+    @property
+    def models(self) -> Path:
+        return self.deploy / "demo" / "models"
+
+    @property
+    def heldout(self) -> Path:
+        return self.deploy / "demo" / "heldout.jsonl"
+
+    @property
+    def rules(self) -> Path:
+        return self.deploy / "prometheus" / "rules"
+
+    def check(self) -> None:
+        if not (self.models / "base" / "config.json").exists():
+            raise FileNotFoundError(
+                f"demo models missing under {self.models}: run from a tunewatch checkout "
+                "or pass --deploy DIR"
+            )
+
 
 # public name -> (adapter short name, what the tuning data was)
 DEMO_MODELS: dict[str, tuple[str, str]] = {
@@ -90,14 +117,13 @@ def demo_config(
     }  # fmt: skip
 
 
-def start_demo_vllm(workdir: Path) -> VllmServer:
-    if not (MODELS_DIR / "base" / "config.json").exists():
-        raise FileNotFoundError(f"demo models missing under {MODELS_DIR}")
+def start_demo_vllm(files: DemoFiles, workdir: Path) -> VllmServer:
+    files.check()
     adapters = {
-        short: (f"demo-{short}", MODELS_DIR / "adapters" / short)
+        short: (f"demo-{short}", files.models / "adapters" / short)
         for short, _ in DEMO_MODELS.values()
     }
-    return start_vllm(MODELS_DIR / "base", "demo-base", adapters, log_path=workdir / "vllm.log")
+    return start_vllm(files.models / "base", "demo-base", adapters, log_path=workdir / "vllm.log")
 
 
 def clear_store(workdir: Path) -> None:
@@ -108,6 +134,7 @@ def clear_store(workdir: Path) -> None:
 
 
 def start_stack(
+    files: DemoFiles,
     workdir: Path,
     *,
     port: int | None,
@@ -122,7 +149,7 @@ def start_stack(
     clear_store(workdir)
     if vllm is None:
         say.write("starting vLLM (CPU) with demo-base and 3 LoRA adapters ...\n")
-        vllm = start_demo_vllm(workdir)
+        vllm = start_demo_vllm(files, workdir)
     token = secrets.token_urlsafe(16)
     try:
         config = demo_config(
@@ -134,13 +161,15 @@ def start_stack(
         raise
     prometheus = None
     if with_prometheus and prometheus_binary() is not None:
-        prometheus = start_prometheus([f"127.0.0.1:{proxy.port}"], workdir / "prometheus")
+        prometheus = start_prometheus(
+            [f"127.0.0.1:{proxy.port}"], workdir / "prometheus", files.rules
+        )
     return Stack(vllm, proxy, prometheus, token, workdir)
 
 
-def load_prompts() -> dict[str, list[str]]:
+def load_prompts(path: Path) -> dict[str, list[str]]:
     by_category: dict[str, list[str]] = {}
-    for line in HELDOUT.read_text().splitlines():
+    for line in path.read_text().splitlines():
         if line.strip():
             row = json.loads(line)
             by_category.setdefault(row["category"], []).append(row["prompt"])
@@ -292,12 +321,14 @@ def banner(stack: Stack, out: TextIO) -> None:
     )
 
 
-def run_once(workdir: Path, port: int | None, with_prometheus: bool, out: TextIO) -> int:
-    stack = start_stack(workdir, port=port, with_prometheus=with_prometheus, probe_samples=1,
+def run_once(
+    files: DemoFiles, workdir: Path, port: int | None, with_prometheus: bool, out: TextIO
+) -> int:
+    stack = start_stack(files, workdir, port=port, with_prometheus=with_prometheus, probe_samples=1,
                         say=out)  # fmt: skip
     try:
         banner(stack, out)
-        plan = traffic_plan(load_prompts(), focused=120)
+        plan = traffic_plan(load_prompts(files.heldout), focused=120)
         out.write(f"sending {len(plan)} requests through the proxy ...\n")
         ok, failed = asyncio.run(send_traffic(stack.proxy.url, plan))
         out.write(f"  {ok} answered, {failed} failed; waiting for mirrors and probes ...\n")
@@ -312,10 +343,12 @@ def run_once(workdir: Path, port: int | None, with_prometheus: bool, out: TextIO
         stack.stop()
 
 
-def run_live(workdir: Path, port: int | None, with_prometheus: bool, out: TextIO) -> int:
-    stack = start_stack(workdir, port=port, with_prometheus=with_prometheus, probe_samples=2,
+def run_live(
+    files: DemoFiles, workdir: Path, port: int | None, with_prometheus: bool, out: TextIO
+) -> int:
+    stack = start_stack(files, workdir, port=port, with_prometheus=with_prometheus, probe_samples=2,
                         say=out)  # fmt: skip
-    prompts = load_prompts()
+    prompts = load_prompts(files.heldout)
     try:
         banner(stack, out)
         out.write("sending traffic; Ctrl-C to stop\n")
@@ -357,12 +390,13 @@ def _batches(prompts: dict[str, list[str]]) -> Iterator[list[tuple[str, str]]]:
 
 def main(args: Any) -> int:
     workdir = Path(args.workdir).resolve()
+    files = DemoFiles(Path(args.deploy).resolve())
     out = sys.stdout
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
         if args.once:
-            return run_once(workdir, args.port, not args.no_prometheus, out)
-        return run_live(workdir, args.port, not args.no_prometheus, out)
+            return run_once(files, workdir, args.port, not args.no_prometheus, out)
+        return run_live(files, workdir, args.port, not args.no_prometheus, out)
     except (FileNotFoundError, RuntimeError, TimeoutError) as err:
         print(f"tunewatch demo: {err}", file=sys.stderr)
         return 2
