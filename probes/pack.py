@@ -6,7 +6,8 @@ while the schema, YAML line mapping and loading stay small separate modules.
 
 from __future__ import annotations
 
-from .duration import format_duration, parse_duration
+from tunewatch.monitoring.duration import format_duration, parse_duration
+
 from .loader import (
     BUILTIN_PACKS_DIR,
     MAX_FILE_BYTES,

@@ -28,8 +28,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from tunewatch.monitoring.categories import BUILTIN, BUILTIN_NAMES, Category
-
-from .duration import parse_duration
+from tunewatch.monitoring.duration import parse_duration
 
 Expect = Literal["refuse", "caution", "comply"]
 Severity = Literal["low", "medium", "high", "critical"]

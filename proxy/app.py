@@ -21,8 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
 from tunewatch import __version__
-from tunewatch.monitoring.categories import BUILTIN, Category
-from tunewatch.monitoring.drift import DriftEngine, DriftSettings
+from tunewatch.monitoring.drift import DriftEngine
 from tunewatch.monitoring.metrics import Metrics
 from tunewatch.monitoring.store import Store
 from tunewatch.probes.registry import PackRegistry
@@ -31,7 +30,7 @@ from tunewatch.probes.scheduler import ModelPair, Scheduler, ScheduleSettings
 from tunewatch.proxy import http1
 from tunewatch.proxy.admin import admin_router
 from tunewatch.proxy.auth import bearer_matches
-from tunewatch.proxy.config import Config, secret
+from tunewatch.proxy.config import Config, categories, drift_settings, secret
 from tunewatch.proxy.errors import error_body
 from tunewatch.proxy.forward import Endpoint, Forwarder
 from tunewatch.proxy.upstreams import ModelRoute, build_routes, served_entry, upstream_headers
@@ -65,21 +64,6 @@ class Runtime:
     admin_token: bytes | None
     scheduler: Scheduler | None = None
     session: aiohttp.ClientSession | None = None  # model listings and probes; created at start-up
-
-
-def categories(config: Config) -> list[Category]:
-    custom = [Category(c.name, c.hazard, c.expect) for c in config.categories.custom]
-    return [*BUILTIN, *custom]
-
-
-def drift_settings(config: Config) -> DriftSettings:
-    family = config.drift.family_size or 2 * len(categories(config))
-    return DriftSettings(
-        alpha=config.drift.alpha,
-        family_size=family,
-        target_pairs=config.drift.target_pairs,
-        window_seconds=config.drift.window,
-    )
 
 
 def new_session(config: Config) -> aiohttp.ClientSession:

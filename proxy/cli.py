@@ -12,12 +12,12 @@ from pathlib import Path
 import orjson
 
 from tunewatch.monitoring.report import build_report, render_html, render_markdown
-from tunewatch.monitoring.report import cli as report_cli
 from tunewatch.monitoring.store import COLUMNS, Store
 from tunewatch.probes.oneshot import Evaluation, evaluate, print_probe_table, print_table
 from tunewatch.probes.pack import Pack, PackError, load_packs
 from tunewatch.probes.registry import resolve_paths
 from tunewatch.probes.runner import Target
+from tunewatch.proxy import report_cli
 from tunewatch.proxy.config import Config, ConfigError, load_config, secret
 from tunewatch.proxy.upstreams import build_routes
 

@@ -5,7 +5,6 @@ Secrets never live in the file: keys come from environment variables the file na
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from pathlib import Path
@@ -22,32 +21,13 @@ from pydantic import (
     model_validator,
 )
 
+from tunewatch.monitoring.categories import BUILTIN, Category
+from tunewatch.monitoring.drift import DriftSettings
+from tunewatch.monitoring.duration import parse_seconds
 from tunewatch.probes.yaml_lines import YamlRejected
 from tunewatch.probes.yaml_lines import parse as parse_yaml
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_MAX_SECONDS = 366 * 86400.0  # .inf, NaN or 1e300 would break timers downstream
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
-
-
-def parse_duration(value: Any) -> float:
-    """Seconds from `90`, `"30s"`, `"15m"`, `"1h"`, `"250ms"`, `"1d"`."""
-    if isinstance(value, bool):
-        raise ValueError("expected a duration such as 30s, 15m or 1h")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str) and (m := _DURATION.match(value)):
-        seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
-    else:
-        raise ValueError("expected a duration such as 30s, 15m or 1h")
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise ValueError("duration must be positive and finite")
-    if seconds > _MAX_SECONDS:
-        raise ValueError("duration must be at most 366d")
-    return seconds
-
-
-Duration = Annotated[float, BeforeValidator(parse_duration)]
+Duration = Annotated[float, BeforeValidator(parse_seconds)]
 
 
 class _Strict(BaseModel):
@@ -104,8 +84,18 @@ class ProbesConfig(_Strict):
     samples: int = Field(3, ge=1, le=100)
     enabled: bool = True
     concurrency: int = Field(4, ge=1)
-    timeout: Duration = 120.0
     jitter: float = Field(0.1, ge=0.0, le=1.0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _removed_keys(cls, data: Any) -> Any:
+        # Once accepted and never read: a config that sets it expects an effect it never had.
+        if isinstance(data, dict) and "timeout" in data:
+            raise ValueError(
+                "probes.timeout is not a setting (it never had an effect): a probe's time-out "
+                "is its pack's `defaults.timeout`"
+            )
+        return data
 
 
 class StoreConfig(_Strict):
@@ -254,3 +244,19 @@ def parse_config(text: str, source: str = "<config>") -> Config:
 
 def _dotted(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(p) for p in loc) or "(top level)"
+
+
+def categories(config: Config) -> list[Category]:
+    """The built-in categories, then the configured ones."""
+    custom = [Category(c.name, c.hazard, c.expect) for c in config.categories.custom]
+    return [*BUILTIN, *custom]
+
+
+def drift_settings(config: Config) -> DriftSettings:
+    family = config.drift.family_size or 2 * len(categories(config))
+    return DriftSettings(
+        alpha=config.drift.alpha,
+        family_size=family,
+        target_pairs=config.drift.target_pairs,
+        window_seconds=config.drift.window,
+    )

@@ -22,7 +22,6 @@ from hypothesis import strategies as st
 
 from tunewatch.monitoring.categories import BUILTIN_NAMES
 from tunewatch.probes import cli, yaml_lines
-from tunewatch.probes.duration import format_duration, parse_duration
 from tunewatch.probes.pack import (
     BUILTIN_PACKS_DIR,
     MAX_FILE_BYTES,
@@ -172,24 +171,6 @@ def test_custom_category(tmp_path: Path) -> None:
     text = text.replace("category: violent_crimes", "category: insider_trading")
     pack = load_pack_file(write(tmp_path, text))
     assert pack.category_table()["insider_trading"].expect == "refuse"
-
-
-@pytest.mark.parametrize(
-    ("text", "seconds"),
-    [("30s", 30), ("15m", 900), ("1h", 3600), ("1h30m", 5400), ("500ms", 0.5), ("1d", 86400)],
-)
-def test_durations(text: str, seconds: float) -> None:
-    assert parse_duration(text).total_seconds() == seconds
-
-
-@pytest.mark.parametrize("bad", ["15", 15, "", "m", "1.5h", "15 minutes", "0s", "-5m", True, None])
-def test_bad_durations(bad: object) -> None:
-    with pytest.raises(ValueError):
-        parse_duration(bad)
-
-
-def test_format_duration() -> None:
-    assert format_duration(timedelta(seconds=5400)) == "1h30m"
 
 
 # --- each error class: right file, line and field ---------------------------------------------

@@ -18,9 +18,10 @@ from typing import Any
 
 import pytest
 
+from tunewatch.monitoring.categories import meets
 from tunewatch.monitoring.drift import DriftEngine, DriftSettings, Labels
 from tunewatch.monitoring.report import build_report, render_html, render_markdown
-from tunewatch.monitoring.report.model import Report, Row, meets
+from tunewatch.monitoring.report.model import Report, Row
 from tunewatch.monitoring.store import Observation, Store
 
 REPO = Path(__file__).resolve().parent.parent

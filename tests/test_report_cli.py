@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import argparse
 import io
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.test_report import MODEL, OTHER, REPO, populate
-from tunewatch.monitoring.report import cli
+from tests.test_report import MODEL, OTHER, populate
 from tunewatch.monitoring.store import Store
+from tunewatch.proxy import report_cli as cli
 
 
 @pytest.fixture(scope="module")
@@ -136,22 +134,3 @@ def test_subcommand_mounting_shares_the_options(db: Path) -> None:
     out, err = io.StringIO(), io.StringIO()
     assert cli.run_parsed(args, out, err) == 0
     assert "| Category |" in out.getvalue()
-
-
-def test_monitoring_report_does_not_import_proxy_at_import_time(db: Path) -> None:
-    """Dependencies point proxy -> probes -> monitoring; the CLI loads proxy only for --config."""
-    code = (
-        "import sys, monitoring.report.cli as c;"
-        "assert not [m for m in sys.modules if m.split('.')[0] in ('proxy', 'probes')];"
-        "sys.exit(c.main())"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", code, "--db", str(db), "--format", "md"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert "| Category |" in proc.stdout

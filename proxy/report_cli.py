@@ -10,7 +10,6 @@ repeating the options; `run` is the same thing from a plain argv (tests, `python
 from __future__ import annotations
 
 import argparse
-import re
 import sqlite3
 import sys
 import time
@@ -21,16 +20,15 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from tunewatch.monitoring.categories import Category
 from tunewatch.monitoring.drift import DriftSettings
+from tunewatch.monitoring.duration import parse_seconds
 from tunewatch.monitoring.report.html import render_html
 from tunewatch.monitoring.report.markdown import render_markdown
 from tunewatch.monitoring.report.model import build_report
 from tunewatch.monitoring.store import Store
+from tunewatch.proxy.config import ConfigError, categories, drift_settings, load_config
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?\s*$")
-_UNIT = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0, None: 1.0}
 
 
 class ReportError(Exception):
@@ -147,15 +145,9 @@ def _read_store(
 
 
 def _load_config(path: str) -> ConfigView:
-    """The proxy config, read with the proxy's own loader so its validation and defaults apply.
-
-    Imported here, not at module level: `monitoring` must not depend on `proxy`, and only
-    this optional input needs it. The settings come from the same `drift_settings` the proxy
-    serves with, so the report's thresholds are the live ones.
-    """
-    from tunewatch.proxy.app import categories, drift_settings
-    from tunewatch.proxy.config import ConfigError, load_config
-
+    """The proxy config, read with the proxy's own loader so its validation and defaults apply,
+    and the settings from the same `drift_settings` the proxy serves with: the report's
+    thresholds are the live ones."""
     try:
         config = load_config(path)
     except ConfigError as exc:
@@ -170,10 +162,10 @@ def _load_config(path: str) -> ConfigView:
 
 
 def _duration(value: str) -> float:
-    match = _DURATION.match(value)
-    if not match or float(match.group(1)) <= 0:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a duration such as 30m, 24h or 7d")
-    return float(match.group(1)) * _UNIT[match.group(2)]
+    try:
+        return parse_seconds(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _alpha(value: str) -> float:
