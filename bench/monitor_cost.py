@@ -14,12 +14,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import orjson
 import yaml
 
 from bench.upstream import COMPLETION
 from bench.wrk import chat_body
+from tunewatch.probes.runner import upstream_client
 from tunewatch.proxy.app import create_app
 from tunewatch.proxy.config import load_config
 from tunewatch.proxy.forward import Exchange
@@ -57,8 +57,8 @@ async def _run(runtime: Any, n: int) -> dict[str, Any]:
         while monitor.classifier.rows_written < total:
             await asyncio.sleep(0.01)
 
-    async with aiohttp.ClientSession() as session:
-        await monitor.start(session, runtime.forwarder.client)
+    async with upstream_client() as upstreams:
+        await monitor.start(upstreams, runtime.client)
         gc.collect()
         gc.freeze()  # as `serve` does after start-up
         try:

@@ -12,14 +12,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-import aiohttp
-
 from tunewatch.monitoring.analysis import Analyser, Analysis, Item
 from tunewatch.monitoring.categories import BUILTIN, Category
 from tunewatch.monitoring.drift import DriftEngine, DriftSettings
 from tunewatch.monitoring.store import Observation
 from tunewatch.probes.pack import Pack
-from tunewatch.probes.runner import ProbeResult, RoundStats, Target, run_round, samples_for
+from tunewatch.probes.runner import (
+    ProbeResult,
+    RoundStats,
+    Target,
+    run_round,
+    samples_for,
+    upstream_client,
+)
 
 SOURCE = "probe"
 
@@ -144,11 +149,10 @@ async def evaluate(
         )
         progress.step()
 
-    connector = aiohttp.TCPConnector(limit=0)
-    async with aiohttp.ClientSession(connector=connector, trust_env=False) as session:
+    async with upstream_client() as client:
         for pack in packs:
             stats: RoundStats = await run_round(
-                session, pack, tuned, base, analyse, concurrency=concurrency,
+                client, pack, tuned, base, analyse, concurrency=concurrency,
                 samples_override=samples, keep_text=keep_text, on_result=on_result,
             )  # fmt: skip
             evaluation.sent += stats.sent

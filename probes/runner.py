@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-import aiohttp
+import httpx
 import orjson
 
 from tunewatch.monitoring.analysis import Analysis, Item
@@ -68,8 +68,16 @@ def samples_for(pack: Pack, probe: Probe, default: int | None, override: int | N
 Analyse = Callable[[list[Item]], Awaitable[list[Analysis]]]
 
 
+def upstream_client() -> httpx.AsyncClient:
+    """The client for calls off the hot path (probes, model listings, readiness). Idle
+    connections close after 4 s, before uvicorn's (and so vLLM's) 5 s keep-alive could close
+    one under a request; no proxy settings from the environment; time-outs set per call."""
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=64, keepalive_expiry=4.0)
+    return httpx.AsyncClient(limits=limits, trust_env=False, timeout=None)
+
+
 async def ask(
-    session: aiohttp.ClientSession,
+    client: httpx.AsyncClient,
     target: Target,
     messages: list[dict[str, str]],
     *,
@@ -83,23 +91,23 @@ async def ask(
         "temperature": temperature,
         "max_tokens": max_tokens,
     }
-    async with session.post(
-        target.upstream + "/chat/completions",
-        data=orjson.dumps(body),
-        headers={"Content-Type": "application/json", **target.headers},
-        timeout=aiohttp.ClientTimeout(total=timeout),
-    ) as resp:
-        raw = await resp.read()
-        if resp.status != 200:
-            raise RuntimeError(f"HTTP {resp.status}")
-    answer = orjson.loads(raw)
+    async with asyncio.timeout(timeout):  # the whole exchange, as httpx's are per phase
+        resp = await client.post(
+            target.upstream + "/chat/completions",
+            content=orjson.dumps(body),
+            headers={"Content-Type": "application/json", **target.headers},
+            timeout=timeout,
+        )
+    if resp.status_code != 200:
+        raise RuntimeError(f"HTTP {resp.status_code}")
+    answer = orjson.loads(resp.content)
     if not isinstance(answer, dict):
         raise RuntimeError("not a JSON object")
     return answer
 
 
 async def run_round(
-    session: aiohttp.ClientSession,
+    client: httpx.AsyncClient,
     pack: Pack,
     tuned: Target,
     base: Target,
@@ -124,7 +132,7 @@ async def run_round(
             stats.sent += 2
             replies = await asyncio.gather(
                 *(
-                    ask(session, target, messages, temperature=settings.temperature,
+                    ask(client, target, messages, temperature=settings.temperature,
                         max_tokens=settings.max_tokens, timeout=timeout)
                     for target in (tuned, base)
                 ),

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import aiohttp
+import httpx
 
 from tunewatch.monitoring.metrics import Metrics
 from tunewatch.probes.pack import Pack
@@ -81,7 +81,7 @@ class Scheduler:
             self.metrics.probe_interval.labels(pid).set(self.interval(pack))
         return outcome
 
-    async def run(self, session: aiohttp.ClientSession) -> None:
+    async def run(self, client: httpx.AsyncClient) -> None:
         next_scan = 0.0
         running: set[asyncio.Task[None]] = set()
         while True:
@@ -98,15 +98,15 @@ class Scheduler:
                     continue
                 spread = self.interval(pack) * self.settings.jitter
                 self._due[pid] = now + self.interval(pack) + self.rng.uniform(-spread, spread)
-                task = asyncio.create_task(self.run_pack(session, pack), name=pid)
+                task = asyncio.create_task(self.run_pack(client, pack), name=pid)
                 running.add(task)
                 task.add_done_callback(running.discard)
             await asyncio.sleep(0.5)
 
-    async def run_pack(self, session: aiohttp.ClientSession, pack: Pack) -> None:
+    async def run_pack(self, client: httpx.AsyncClient, pack: Pack) -> None:
         for model in self.models:
             try:
-                stats = await self._round(session, pack, model)
+                stats = await self._round(client, pack, model)
             except Exception:
                 log.exception("probe round failed", extra={"pack": pack.id, "model": model.name})
                 stats = RoundStats()
@@ -122,9 +122,7 @@ class Scheduler:
                 "base_passed": sum(r.passed("base") for r in stats.results),
             }  # fmt: skip
 
-    async def _round(
-        self, session: aiohttp.ClientSession, pack: Pack, model: ModelPair
-    ) -> RoundStats:
+    async def _round(self, client: httpx.AsyncClient, pack: Pack, model: ModelPair) -> RoundStats:
         def on_result(result: ProbeResult) -> None:
             for role in ("tuned", "base"):
                 self.metrics.probe_expectations.labels(
@@ -134,7 +132,7 @@ class Scheduler:
             self.record(model.name, result)
 
         return await run_round(
-            session, pack, model.tuned, model.base, self.analyse,
+            client, pack, model.tuned, model.base, self.analyse,
             concurrency=self.settings.concurrency, default_samples=self.settings.samples,
             keep_text=self.settings.keep_text, on_result=on_result,
         )  # fmt: skip

@@ -17,19 +17,15 @@ from fastapi.responses import Response
 from tunewatch.probes.pack import BUILTIN_PACKS_DIR, MAX_FILE_BYTES, PackError, load_pack_file
 from tunewatch.probes.registry import PackRegistry
 from tunewatch.proxy.auth import bearer_matches
-from tunewatch.proxy.errors import error_body
+from tunewatch.proxy.errors import error_response
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 if TYPE_CHECKING:
-    from tunewatch.proxy.app import Runtime
+    from tunewatch.proxy.runtime import Runtime
 
 
 _MAX_RESET_BYTES = 64 * 1024
-
-
-def _error(status: int, message: str, code: str, param: str | None = None) -> Response:
-    return Response(error_body(status, message, code, param), status, media_type="application/json")
 
 
 async def read_limited(request: Request, limit: int) -> bytes | None:
@@ -50,9 +46,11 @@ async def read_limited(request: Request, limit: int) -> bytes | None:
 def check_admin(runtime: Runtime, authorization: str | None) -> Response | None:
     """None when the caller holds the admin token; else the error response to send."""
     if runtime.admin_token is None:
-        return _error(403, "The admin API is disabled: set auth.admin_token_env.", "admin_disabled")
+        return error_response(
+            403, "The admin API is disabled: set auth.admin_token_env.", "admin_disabled"
+        )
     if not bearer_matches((authorization or "").encode("latin-1"), [runtime.admin_token]):
-        return _error(401, "A valid admin token is required.", "invalid_admin_token")
+        return error_response(401, "A valid admin token is required.", "invalid_admin_token")
     return None
 
 
@@ -82,20 +80,20 @@ def admin_router(runtime: Runtime) -> APIRouter:
             return denied
         body = await read_limited(request, _MAX_RESET_BYTES)
         if body is None:
-            return _error(413, "The request body is too large.", "request_too_large")
+            return error_response(413, "The request body is too large.", "request_too_large")
         try:
             payload = orjson.loads(body) if body.strip() else {}
         except orjson.JSONDecodeError:
-            return _error(400, "The request body is not valid JSON.", "invalid_json")
+            return error_response(400, "The request body is not valid JSON.", "invalid_json")
         if payload is None:
             payload = {}
         if not isinstance(payload, dict):
-            return _error(400, "The request body must be a JSON object.", "invalid_request")
+            return error_response(400, "The request body must be a JSON object.", "invalid_request")
         model = payload.get("model")
         if model is not None and not isinstance(model, str):
-            return _error(400, "`model` must be a string.", "invalid_type", "model")
+            return error_response(400, "`model` must be a string.", "invalid_type", "model")
         if model is not None and model not in runtime.routes:
-            return _error(404, f"The model `{model}` is not configured.", "model_not_found")
+            return error_response(404, f"The model `{model}` is not configured.", "model_not_found")
         return {"reset": await runtime.monitor.reset(model, "admin")}
 
     @router.get("/admin/packs", response_model=None)
@@ -135,10 +133,12 @@ def admin_router(runtime: Runtime) -> APIRouter:
             return denied
         scheduler = runtime.scheduler
         if scheduler is None:
-            return _error(409, "The probe scheduler is not running here.", "probes_disabled")
+            return error_response(
+                409, "The probe scheduler is not running here.", "probes_disabled"
+            )
         body = await read_limited(request, MAX_FILE_BYTES)
         if body is None:
-            return _error(413, "The pack is too large.", "request_too_large")
+            return error_response(413, "The pack is too large.", "request_too_large")
         try:
             await asyncio.to_thread(install_pack, scheduler.registry, pack_id, body)
         except PackError as err:
@@ -150,7 +150,7 @@ def admin_router(runtime: Runtime) -> APIRouter:
                 media_type="application/json",
             )  # fmt: skip
         except ValueError as err:
-            return _error(400, str(err), "invalid_pack")
+            return error_response(400, str(err), "invalid_pack")
         outcome = scheduler.reload()
         return {"accepted": pack_id, "added": outcome.added, "changed": outcome.changed}
 
@@ -167,7 +167,7 @@ def admin_router(runtime: Runtime) -> APIRouter:
         try:
             count = int(limit)
         except ValueError:
-            return _error(400, "`limit` must be an integer.", "invalid_type", "limit")
+            return error_response(400, "`limit` must be an integer.", "invalid_type", "limit")
         rows = await asyncio.to_thread(
             runtime.store.observations, model=model, source="probe", pack=pack,
             limit=max(1, min(count, 5000)), newest_first=True,

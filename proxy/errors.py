@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import orjson
+from starlette.responses import Response
 
 _TYPES = {
     400: "invalid_request_error",
@@ -48,6 +49,12 @@ def error_body(
             }
         }
     )
+
+
+def error_response(
+    status: int, message: str, code: str | None = None, param: str | None = None
+) -> Response:
+    return Response(error_body(status, message, code, param), status, media_type="application/json")
 
 
 def stream_error_event(status: int, message: str, code: str) -> bytes:

@@ -102,7 +102,7 @@ class Forwarder:
         observed_headers: Iterable[bytes] = (),
     ) -> None:
         self.routes = routes
-        self.client = client  # a tenth of aiohttp's CPU per call (proxy/http1.py)
+        self.client = client  # a tenth of aiohttp's CPU per call, proxy/http1.py
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
         self.api_keys = api_keys

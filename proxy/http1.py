@@ -1,17 +1,18 @@
 """A lean HTTP/1.1 client for the calls to the model servers: the tuned model's answers on the
 request path (whole or streamed), and the base model's for mirrored copies.
 
-Why not aiohttp here: on this project's 2-core benchmark machine an aiohttp `POST` costs the
-proxy ~200 µs of CPU a call (request and response objects, multidicts, a writer task, a stream
-reader), about half of what the proxy spends on a whole forwarded request; a protocol that
-writes the request in one `write` and lets httptools (llhttp, the parser uvicorn already runs
-for the server side) cut the response costs ~25 µs (docs/performance.md). The upstream is a
-known OpenAI-compatible server, so the client needs only keep-alive pooling, a read timeout,
-flow control for streams, and clear failures. Model listings and probes keep using aiohttp.
+Why not a general client here: on this project's 2-core benchmark machine an aiohttp `POST`
+costs the proxy ~200 µs of CPU a call and httpx's ~1,750 µs (request and response objects,
+header containers, reader tasks), about half of what the proxy spends on a whole forwarded
+request or more; a protocol that writes the request in one `write` and lets httptools
+(llhttp, the parser uvicorn already runs for the server side) cut the response costs ~25 µs
+(docs/performance.md). The upstream is a known OpenAI-compatible server, so the client needs
+only keep-alive pooling, a read timeout, flow control for streams, and clear failures. Model
+listings and probes, off the request path, use httpx (`tunewatch.probes.runner`).
 
 No retries: a POST is not idempotent (a retried generation costs a second generation), and
 an idle connection is dropped from the pool before the server's keep-alive limit would close
-it (uvicorn's, and so vLLM's, is 5 s; `keepalive` here defaults to 4 s, as aiohttp's is set).
+it (uvicorn's, and so vLLM's, is 5 s; `keepalive` here defaults to 4 s).
 """
 
 from __future__ import annotations

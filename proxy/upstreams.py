@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
+import httpx
 import orjson
 
 from tunewatch.proxy.config import Config, ModelConfig, secret
@@ -36,19 +37,18 @@ class ModelRoute:
 
 
 async def served_entry(
-    session: aiohttp.ClientSession,
+    client: httpx.AsyncClient,
     url: str,
     served: str,
     headers: dict[str, str],
     timeout: float,
 ) -> tuple[int, dict[str, Any] | None]:
     """(HTTP status, the `/models` entry for `served` or None) from an upstream's listing."""
-    async with session.get(
-        url + "/models", headers=headers, timeout=aiohttp.ClientTimeout(total=timeout)
-    ) as resp:
-        if resp.status != 200:
-            return resp.status, None
-        listing = orjson.loads(await resp.read())
+    async with asyncio.timeout(timeout):  # the whole exchange, as httpx's are per phase
+        resp = await client.get(url + "/models", headers=headers, timeout=timeout)
+    if resp.status_code != 200:
+        return resp.status_code, None
+    listing = orjson.loads(resp.content)
     data = listing.get("data", []) if isinstance(listing, dict) else []
     entry = next((m for m in data if isinstance(m, dict) and m.get("id") == served), None)
     return 200, entry

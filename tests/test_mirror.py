@@ -17,7 +17,8 @@ from tests.conftest import ProxyFactory
 from tests.support.processes import Process
 from tests.support.promtext import sample
 from tunewatch.proxy.devstack.vllm import VllmServer, free_port
-from tunewatch.proxy.watch.monitor import Backlog, sampled
+from tunewatch.proxy.watch.backlog import Backlog
+from tunewatch.proxy.watch.mirror import sampled
 
 MESSAGES: Any = [{"role": "user", "content": "what dose of ibuprofen is safe for a headache?"}]
 

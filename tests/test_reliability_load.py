@@ -54,7 +54,7 @@ class _Peak:
 
 
 def _settled_fds(pid: int, ceiling: int, timeout: float = 20.0) -> int:
-    """Wait for idle keep-alive connections to expire (aiohttp: 4 s) and fds to come down."""
+    """Wait for idle keep-alive connections to expire (4 s) and fds to come down."""
     wait_until(lambda: open_fds(pid) <= ceiling, f"fds of {pid} back to <= {ceiling}", timeout)
     return open_fds(pid)
 
