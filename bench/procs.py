@@ -3,60 +3,32 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import yaml
 
 from bench import REPO_ROOT
-from tunewatch.proxy.devstack.vllm import free_port
+from tunewatch.proxy.devstack.service import Service, free_port
 
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
-class Proc:
-    name: str
-    process: subprocess.Popen[bytes]
-    port: int
-    log_path: Path
+class Proc(Service):
+    """A benchmarked process: the launchers' `Service`, plus its CPU time and memory."""
 
-    @property
-    def root(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    name: str = ""
 
     @property
     def pid(self) -> int:
         return self.process.pid
 
-    def wait_http(self, path: str, timeout: float = 60.0, post: bool = False) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited {self.process.returncode}:\n{self.log()}")
-            try:
-                httpx.get(self.root + path, timeout=2.0)
-                return
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        raise TimeoutError(f"{self.name} not answering after {timeout}s:\n{self.log()}")
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+    def wait_http(self, path: str, timeout: float = 60.0) -> None:
+        self.wait_ready(path, timeout)
 
     def cpu_seconds(self) -> float:
         """User + system CPU of the process (all threads) and its live descendants."""
@@ -113,7 +85,7 @@ def _spawn(
     process = subprocess.Popen(
         argv, stdout=log_path.open("wb"), stderr=subprocess.STDOUT, cwd=cwd or REPO_ROOT, env=env
     )
-    return Proc(name, process, port, log_path)
+    return Proc(process, port, log_path, name)
 
 
 def start_upstream(
@@ -177,10 +149,12 @@ def start_tunewatch(
     port = free_port()
     path = workdir / f"{name}-{port}.yaml"
     path.write_text(yaml.safe_dump(config))
+    # A tree from before the single `tunewatch` import name serves as `proxy.cli`.
+    cli = "tunewatch.proxy.cli" if (source / "tunewatch").is_dir() else "proxy.cli"
     argv = [
         sys.executable,
         "-m",
-        "tunewatch.proxy.cli",
+        cli,
         "serve",
         "--config",
         str(path),
