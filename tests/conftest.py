@@ -47,6 +47,28 @@ def vllm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VllmServer
     server.stop()
 
 
+@pytest.fixture(autouse=True)
+def _vllm_alive(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A dead vLLM is named as such, with its log, before and after each test that uses it,
+    instead of surfacing later as a "connection refused" in some other test."""
+    if "vllm_server" not in request.fixturenames:
+        yield
+        return
+    server: VllmServer = request.getfixturevalue("vllm_server")
+    _fail_if_dead(server, "before this test")
+    yield
+    _fail_if_dead(server, "during this test")
+
+
+def _fail_if_dead(server: VllmServer, when: str) -> None:
+    code = server.process.poll()
+    if code is not None:
+        pytest.fail(
+            f"the session's vLLM server died {when} (exit {code}); its log ends:\n{server.log(30)}",
+            pytrace=False,
+        )
+
+
 @pytest.fixture(scope="session")
 def fake_upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Process]:
     proc = start_fake_upstream(tmp_path_factory.mktemp("fake"))
