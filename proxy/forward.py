@@ -373,8 +373,12 @@ class Forwarder:
                 }
             )
             return
-        if pending:
-            await send({"type": "http.response.body", "body": rename(pending), "more_body": True})
+        if pending:  # a last line without its newline is the answer's too
+            out = rename(pending)
+            if exchange.answer_bytes < _MAX_TEE_BYTES:
+                exchange.chunks.append(out)
+                exchange.answer_bytes += len(out)
+            await send({"type": "http.response.body", "body": out, "more_body": True})
 
     def _started(self, exchange: Exchange) -> None:
         try:

@@ -107,6 +107,7 @@ async def running(runtime: Runtime) -> AsyncIterator[None]:
                 await asyncio.gather(probing, return_exceptions=True)
             await runtime.monitor.stop()
             runtime.client.close()
+            gc.unfreeze()  # a process may build another app after this one (tests, embedding)
 
 
 def build_scheduler(
