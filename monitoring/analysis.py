@@ -13,7 +13,7 @@ from typing import Any
 
 from tunewatch.monitoring.classifier import Classifier, load_classifier
 from tunewatch.monitoring.drift import Labels
-from tunewatch.monitoring.openai_text import prompt_text, response_text, stream_text
+from tunewatch.monitoring.openai_text import prompt_text, response_answer, stream_answer
 from tunewatch.monitoring.store import Observation
 from tunewatch.monitoring.tagger import Tagger
 from tunewatch.monitoring.wire import fast_pickle
@@ -48,11 +48,18 @@ class Item:
 @dataclass(frozen=True, slots=True)
 class Analysis:
     category: str
-    labels: Labels
+    labels: Labels  # meaningless when `unlabelled` says why there is nothing to label
     refusal_score: float
     caution_score: float
     prompt: str | None = None
     response: str | None = None
+    # "tool_call" (no text, a tool is called) or "empty" (no text at all): not labelled, not
+    # counted in the rates and never half of a pair (docs/labelling.md)
+    unlabelled: str | None = None
+
+    @property
+    def labelled(self) -> bool:
+        return self.unlabelled is None
 
     def observation(
         self, model: str, source: str, role: str, *, keep: bool, category: str | None = None,
@@ -76,13 +83,19 @@ class Analyser:
     def analyse(self, item: Item) -> Analysis:
         prompt = prompt_text(item.request)
         if item.response is not None:
-            answer = response_text(item.response)
+            answer, calls_tool = response_answer(item.response)
         else:
-            answer = stream_text(item.chunks)
-        result = self.classifier.classify(answer, prompt or None)
+            answer, calls_tool = stream_answer(item.chunks)
         keep = item.keep_text or (item.live is not None and item.live.keep_text)
+        category = item.category or self.tagger.tag(prompt)
+        if not answer.strip():
+            return Analysis(
+                category, _UNLABELLED, 0.0, 0.0, prompt if keep else None, None,
+                unlabelled="tool_call" if calls_tool else "empty",
+            )  # fmt: skip
+        result = self.classifier.classify(answer, prompt or None)
         return Analysis(
-            category=item.category or self.tagger.tag(prompt),
+            category=category,
             labels=Labels(result.refusal, result.caution),
             refusal_score=float(result.scores.get("refusal", 0.0)),
             caution_score=float(result.scores.get("caution", 0.0)),
@@ -90,6 +103,8 @@ class Analyser:
             response=answer if keep else None,
         )
 
+
+_UNLABELLED = Labels("none", False)
 
 # A worker process holds one Analyser, built once by the pool's initializer: loading the
 # classifier per batch would cost more than classifying it.
@@ -117,5 +132,5 @@ def live_rows(items: Sequence[Item], analyses: Sequence[Analysis]) -> list[Obser
             request_id=item.live.request_id,
         )
         for item, analysis in zip(items, analyses, strict=True)
-        if item.live is not None
+        if item.live is not None and analysis.labelled
     ]

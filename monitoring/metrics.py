@@ -84,7 +84,8 @@ class Metrics:
         )  # fmt: skip
         self.mirror = Counter(
             "tunewatch_mirror_requests",
-            "Mirrored requests to the base model by outcome (sampled, completed, dropped, failed).",
+            "Mirrored requests to the base model by outcome (sampled, completed, unlabelled, "
+            "dropped, failed); unlabelled: a side had nothing to label, so no pair.",
             ["model", "outcome"], registry=r,
         )  # fmt: skip
         self.queue_depth = Gauge(
@@ -99,6 +100,12 @@ class Metrics:
             "tunewatch_responses",
             "Classified answers by model, role, source, category, refusal and caution.",
             ["model", "role", "source", "category", "refusal", "caution"], registry=r,
+        )  # fmt: skip
+        self.unlabelled = Counter(
+            "tunewatch_unlabelled_responses",
+            "Answers with nothing to label (reason: tool_call, empty), kept out of the rates "
+            "and out of pairs.",
+            ["model", "role", "source", "reason"], registry=r,
         )  # fmt: skip
         self.resets = Counter(
             "tunewatch_drift_resets", "Drift evidence resets by model and reason.",

@@ -35,22 +35,28 @@ def _content(content: Any) -> str:
     return ""
 
 
-def response_text(response: dict[str, Any]) -> str:
-    """The first choice's text of a non-streamed chat or completion answer."""
+def response_answer(response: dict[str, Any]) -> tuple[str, bool]:
+    """The first choice's text of a non-streamed chat or completion answer, and whether it
+    calls a tool (an agent's turn that hands work to a tool says nothing to label)."""
     choices = response.get("choices")
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-        return ""
+        return "", False
     choice = choices[0]
     message = choice.get("message")
     if isinstance(message, dict):
-        return _content(message.get("content"))
+        return _content(message.get("content")), _calls_tool(message)
     text = choice.get("text")
-    return text if isinstance(text, str) else ""
+    return (text if isinstance(text, str) else ""), False
 
 
-def stream_text(chunks: Iterable[bytes]) -> str:
-    """The first choice's text reassembled from SSE `data:` lines."""
+def _calls_tool(message: dict[str, Any]) -> bool:
+    return bool(message.get("tool_calls")) or bool(message.get("function_call"))
+
+
+def stream_answer(chunks: Iterable[bytes]) -> tuple[str, bool]:
+    """The first choice's text reassembled from SSE `data:` lines, and whether it calls a tool."""
     parts: list[str] = []
+    tool = False
     for line in b"".join(chunks).split(b"\n"):
         if not line.startswith(b"data:"):
             continue
@@ -65,8 +71,19 @@ def stream_text(chunks: Iterable[bytes]) -> str:
             if not isinstance(choice, dict) or choice.get("index", 0) != 0:
                 continue
             delta = choice.get("delta")
-            if isinstance(delta, dict) and isinstance(delta.get("content"), str):
-                parts.append(delta["content"])
+            if isinstance(delta, dict):
+                tool = tool or _calls_tool(delta)
+                if isinstance(delta.get("content"), str):
+                    parts.append(delta["content"])
             elif isinstance(choice.get("text"), str):
                 parts.append(choice["text"])
-    return "".join(parts)
+    return "".join(parts), tool
+
+
+def follows_a_tool(request: dict[str, Any]) -> bool:
+    """A chat request whose last message is a tool's result: a follow-up round of an agent's
+    tool loop, not a new user turn (that turn was counted when it was first answered)."""
+    messages = request.get("messages")
+    if not isinstance(messages, list) or not messages or not isinstance(messages[-1], dict):
+        return False
+    return messages[-1].get("role") in ("tool", "function")

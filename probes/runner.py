@@ -45,6 +45,7 @@ class ProbeResult:
 class RoundStats:
     sent: int = 0
     failed: int = 0
+    unlabelled: int = 0  # pairs dropped because a side was empty (docs/labelling.md)
     results: list[ProbeResult] = field(default_factory=list)
 
     @property
@@ -148,6 +149,9 @@ async def run_round(
             for reply in replies
         ]
         tuned_analysis, base_analysis = await analyse(items)
+        if not (tuned_analysis.labelled and base_analysis.labelled):
+            stats.unlabelled += 1
+            return
         result = ProbeResult(pack.id, probe, sample, tuned_analysis, base_analysis)
         stats.results.append(result)
         on_result(result)

@@ -52,8 +52,8 @@ class MirrorJob:
 
 # (item, its callback, its size in bytes) -> queued for classification as a pair's half
 Enqueue = Callable[[Item, Done, int], None]
-# (job, tuned's labels, base's labels): both halves classified
-OnPair = Callable[[MirrorJob, Analysis, Analysis], None]
+# (job, tuned's labels, base's labels): both halves classified; False when they make no pair
+OnPair = Callable[[MirrorJob, Analysis, Analysis], bool]
 
 
 class Mirror:
@@ -155,5 +155,4 @@ class Mirror:
         if base is None or tuned is None:
             self._outcomes(name, "dropped").inc()
             return
-        self.on_pair(job, tuned, base)
-        self._outcomes(name, "completed").inc()
+        self._outcomes(name, "completed" if self.on_pair(job, tuned, base) else "unlabelled").inc()

@@ -18,6 +18,7 @@ import httpx
 from tunewatch.monitoring.analysis import Analysis, Item, LiveRow
 from tunewatch.monitoring.drift import DriftEngine, Labels
 from tunewatch.monitoring.metrics import Children, Metrics
+from tunewatch.monitoring.openai_text import follows_a_tool
 from tunewatch.monitoring.store import Store
 from tunewatch.proxy import http1
 from tunewatch.proxy.config import Config
@@ -75,11 +76,14 @@ class Monitor:
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._responses = Children(metrics.responses)
+        self._unlabelled = Children(metrics.unlabelled)
         metrics.watch_drift(engine)
 
     # -- the request path: O(1), never blocks, never raises ------------------------------
     def started(self, exchange: Exchange) -> None:
         """The tuned model is answering: decide whether to mirror, and queue the copy."""
+        if follows_a_tool(exchange.request):  # an agent's follow-up round: seen once already
+            return
         exchange.ticket = self.mirror.offer(exchange, self._category(exchange))
 
     def finished(self, exchange: Exchange) -> None:
@@ -88,6 +92,8 @@ class Monitor:
         if not exchange.complete:  # failed or abandoned: nothing to classify, nothing to pair
             if job is not None and not job.tuned.done():
                 job.tuned.set_result(None)
+            return
+        if job is None and follows_a_tool(exchange.request):
             return
         if (
             job is None
@@ -183,12 +189,15 @@ class Monitor:
     # -- recording -----------------------------------------------------------------------
     def _record_live(self, model: str, analysis: Analysis) -> None:
         """The row is already stored: the classifier process wrote it (`LiveRow`)."""
+        if not analysis.labelled:
+            self._unlabelled(model, "tuned", "live", analysis.unlabelled or "empty").inc()
+            return
         labels = analysis.labels
         self.engine.add_single(model, "live", analysis.category, "tuned", labels)
         self._count(model, "tuned", "live", analysis.category, labels)
 
-    def _mirrored_pair(self, job: MirrorJob, tuned: Analysis, base: Analysis) -> None:
-        self.record_pair(
+    def _mirrored_pair(self, job: MirrorJob, tuned: Analysis, base: Analysis) -> bool:
+        return self.record_pair(
             job.route.name, "mirror", tuned.category, tuned, base, request_id=job.request_id
         )
 
@@ -207,13 +216,19 @@ class Monitor:
         pack: str | None = None,
         probe: str | None = None,
         expect: str | None = None,
-    ) -> None:
-        """One prompt answered by both models: the unit of evidence for drift."""
+    ) -> bool:
+        """One prompt answered by both models: the unit of evidence for drift. False when a
+        side had nothing to label (a tool call, an empty answer): that is no pair."""
+        if not (tuned.labelled and base.labelled):
+            for role, analysis in (("tuned", tuned), ("base", base)):
+                if not analysis.labelled:
+                    self._unlabelled(model, role, source, analysis.unlabelled or "empty").inc()
+            return False
         self.engine.add_pair(model, source, category, tuned.labels, base.labels)
         self._count(model, "tuned", source, category, tuned.labels)
         self._count(model, "base", source, category, base.labels)
         if self.store is None:
-            return
+            return True
         keep = self.keep_text == "all" or (
             self.keep_text == "divergent" and tuned.labels != base.labels
         )
@@ -226,6 +241,7 @@ class Monitor:
             tuned.observation(model, source, "tuned", **extra),
             base.observation(model, source, "base", **extra),
         )
+        return True
 
 
 def _bool(value: bool) -> str:

@@ -15,6 +15,8 @@ Raw asyncio so it can misbehave at the byte level. The requested `model` picks t
   slow-ok       like ok, after 2 s
   mixed         a refusal or a helpful answer, picked by a hash of the prompt
   mixed-base    the same, with another hash: about half the pairs with `mixed` disagree
+  tool-call     an agent's turn: no text, one tool call (streamed as deltas when asked to)
+  empty         an answer whose content is the empty string
 GET /stats returns counters (requests, aborted streams) as JSON; GET /set-root/NAME changes
 the `root` that /models reports, as if new weights were served under the same names.
 Usage: python fake_upstream.py PORT
@@ -68,6 +70,37 @@ def _chunk(model: str, content: str) -> bytes:
         "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": None}],
     }
     return b"data: " + json.dumps(event, separators=(",", ":")).encode() + b"\n\n"
+
+
+def _tool_call_message() -> dict[str, object]:
+    call = {"id": "call_1", "type": "function",
+            "function": {"name": "get_weather", "arguments": '{"city": "Leeds"}'}}  # fmt: skip
+    return {"role": "assistant", "content": None, "tool_calls": [call]}
+
+
+def _tool_call_completion(model: str) -> bytes:
+    answer = json.loads(_completion(model, ""))
+    answer["choices"][0]["message"] = _tool_call_message()
+    answer["choices"][0]["finish_reason"] = "tool_calls"
+    return json.dumps(answer).encode()
+
+
+async def _tool_call_stream(writer: asyncio.StreamWriter, model: str) -> None:
+    writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n")
+    call = _tool_call_message()["tool_calls"][0]  # type: ignore[index]
+    deltas = [
+        {"role": "assistant", "content": None,
+         "tool_calls": [{"index": 0, "id": call["id"], "type": "function",
+                         "function": {"name": call["function"]["name"], "arguments": ""}}]},
+        {"tool_calls": [{"index": 0, "function": {"arguments": call["function"]["arguments"]}}]},
+    ]  # fmt: skip
+    for delta in deltas:
+        event = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0,
+                 "model": model, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+        writer.write(b"data: " + json.dumps(event).encode() + b"\n\n")
+    writer.write(b"data: [DONE]\n\n")
+    await writer.drain()
+    writer.close()
 
 
 def _mixed(model: str, request: dict[str, object]) -> str:
@@ -184,6 +217,13 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
             elif model == "slow-ok":
                 await asyncio.sleep(2.0)
                 writer.write(_response(200, _completion(model, "a slow answer")))
+            elif model == "tool-call" and request.get("stream"):
+                await _tool_call_stream(writer, model)
+                return
+            elif model == "tool-call":
+                writer.write(_response(200, _tool_call_completion(model)))
+            elif model == "empty":
+                writer.write(_response(200, _completion(model, "")))
             elif model in ("mixed", "mixed-base"):
                 writer.write(_response(200, _completion(model, _mixed(model, request))))
             elif model == "error-503":
