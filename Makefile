@@ -52,7 +52,7 @@ test: lint typecheck $(VLLM_VENV)/.installed
 
 # Everything that needs no vLLM: fast feedback while editing.
 unit: $(VENV)/.installed
-	$(BIN)/pytest -q -m "not vllm and not slow"
+	$(BIN)/pytest -q -n auto -m "not vllm and not slow"
 
 # The embedded default: real vLLM on CPU with the bundled demo models, the proxy with mirroring
 # and probes, Prometheus when installed, a traffic generator and a live drift view (Ctrl-C stops).

@@ -9,14 +9,16 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tunewatch.monitoring.classifier import Classifier, load_classifier
 from tunewatch.monitoring.drift import Labels
 from tunewatch.monitoring.openai_text import prompt_text, response_answer, stream_answer
 from tunewatch.monitoring.store import Observation
 from tunewatch.monitoring.tagger import Tagger
 from tunewatch.monitoring.wire import fast_pickle
+
+if TYPE_CHECKING:
+    from tunewatch.monitoring.classifier import Classifier
 
 
 @fast_pickle
@@ -77,6 +79,10 @@ class Analysis:
 
 class Analyser:
     def __init__(self, rules: Sequence[tuple[str, str]] = (), classifier: Classifier | None = None):
+        # Imported here: compiling the cue patterns takes ~0.3 s, and only the classifier
+        # process (and one-shot tools) classify; the proxy's own process never does.
+        from tunewatch.monitoring.classifier import load_classifier
+
         self.classifier = classifier or load_classifier()
         self.tagger = Tagger(rules)
 

@@ -33,6 +33,7 @@ def test_dev_split_shares_no_responses_with_train(corpus) -> None:  # type: igno
     assert not any(e.response in train_texts for e in dev)
 
 
+@pytest.mark.slow
 def test_shipped_weights_match_a_fresh_training_run(corpus) -> None:  # type: ignore[no-untyped-def]
     fresh = train(corpus)
     shipped = load_weights(WEIGHTS_PATH)

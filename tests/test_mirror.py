@@ -214,6 +214,7 @@ def _rows(db: Path, where: str) -> int:
         return int(conn.execute(f"SELECT COUNT(*) FROM observations WHERE {where}").fetchone()[0])
 
 
+@pytest.mark.slow
 def test_new_weights_under_the_same_name_reset_the_evidence(
     proxy_factory: ProxyFactory, fake_upstream: Process, tmp_path: Path
 ) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.conftest import ProxyFactory
 from tests.support.processes import Process
@@ -105,6 +106,7 @@ def _expected_drift(db: Path) -> dict[tuple[str, str, str, str], dict[str, Any]]
     return out
 
 
+@pytest.mark.slow
 def test_kill_9_mid_probe_round_loses_nothing_committed(
     proxy_factory: ProxyFactory, fake_upstream: Process, tmp_path: Path
 ) -> None:

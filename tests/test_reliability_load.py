@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.conftest import ProxyFactory
 from tests.support.processes import Process
@@ -22,6 +23,8 @@ from tests.support.reliability import (
     rss_bytes,
     wait_until,
 )
+
+pytestmark = pytest.mark.slow  # seconds each: make test runs them, make unit does not
 
 MESSAGES: Any = [{"role": "user", "content": "x"}]
 MiB = 1024 * 1024
