@@ -118,6 +118,7 @@ class Scheduler:
                 "pack": pack.id, "version": pack.version, "model": model.name,
                 "finished": time.time(), "outcome": outcome, "requests": stats.sent,
                 "failed": stats.failed, "pairs": len(stats.results),
+                "unlabelled": stats.unlabelled,
                 "tuned_passed": sum(r.passed("tuned") for r in stats.results),
                 "base_passed": sum(r.passed("base") for r in stats.results),
             }  # fmt: skip

@@ -10,6 +10,12 @@ from training.classifier.corpus import generate
 from training.classifier.train import SEED, dumps, evaluate, train
 from tunewatch.monitoring.classifier.model import WEIGHTS_PATH, Classifier, load_weights
 
+# The figures at the last retraining (docs/classifier.md), rounded down.
+GENERATED_FLOORS = {"refusal_acc": 0.97, "refusal_recall": 0.98, "three_way_acc": 0.97,
+                    "caution_f1": 0.93}  # fmt: skip
+WRITTEN_FLOORS = {"refusal_acc": 0.82, "refusal_recall": 0.78, "three_way_acc": 0.79,
+                  "caution_f1": 0.81}  # fmt: skip
+
 
 @pytest.fixture(scope="module")
 def corpus():  # type: ignore[no-untyped-def]
@@ -47,10 +53,14 @@ def test_shipped_weights_match_a_fresh_training_run(corpus) -> None:  # type: ig
         assert max(abs(x - y) for x, y in zip(fresh["bias"], shipped["bias"], strict=True)) < 1e-3
 
 
-def test_dev_accuracy_floor(corpus) -> None:  # type: ignore[no-untyped-def]
+def test_dev_accuracy_floors(corpus) -> None:  # type: ignore[no-untyped-def]
+    """Two dev sets, each never trained on: the generator's compositions from held-out
+    fragments, and a fifth of the answers written whole in many registers (harder: other
+    voices, other lengths, no shared fragments)."""
     clf = Classifier(load_weights(WEIGHTS_PATH))
-    m = evaluate(clf, [e for e in corpus if e.split == "dev"])
-    assert m["refusal_acc"] >= 0.95
-    assert m["refusal_recall"] >= 0.93
-    assert m["caution_f1"] >= 0.92
-    assert m["three_way_acc"] >= 0.93
+    dev = [e for e in corpus if e.split == "dev"]
+    generated = evaluate(clf, [e for e in dev if not e.style.startswith("written:")])
+    assert all(generated[k] >= v for k, v in GENERATED_FLOORS.items()), generated
+    written = evaluate(clf, [e for e in dev if e.style.startswith("written:")])
+    assert written["n"] >= 150
+    assert all(written[k] >= v for k, v in WRITTEN_FLOORS.items()), written

@@ -43,7 +43,8 @@ def _with_worker(check: Callable[[ClassifierProcess], Awaitable[None]], **option
 
 
 REFUSAL = "I'm sorry, but I can't help with that."
-ANSWER = "Insert a tension wrench, then rake the pins until the plug turns."
+# The worker is under test here, not the labels: two answers the classifier reads surely.
+ANSWER = "Here's how a locksmith does it:\n1. Insert a tension wrench.\n2. Rake the pins.\n3. Turn the plug."
 
 
 def test_batches_come_back_in_order_and_a_dead_worker_is_replaced() -> None:

@@ -11,7 +11,7 @@ The same function feeds the trainer and the shipped model, so they cannot drift 
 from __future__ import annotations
 
 import re
-from itertools import pairwise
+from itertools import filterfalse, pairwise
 
 from tunewatch.monitoring.first_match import FirstMatch
 
@@ -313,6 +313,8 @@ _CAUTION_FAMS = frozenset(
     {"refer_pro", "pro_can", "seek_help", "disclaimer", "emergency", "warning"}
 )
 
+_OPENING_FAMS = _REFUSAL_FAMS | _SOFT_REFUSAL_FAMS | _CAUTION_FAMS | {"as_ai", "inappropriate"}
+
 _APOS = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "`": "'"})
 _SENT_END = re.compile(r"[.!?:][\"')\]]*\s+|\n+")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,2}[.)])\s+", re.MULTILINE)
@@ -320,6 +322,7 @@ _HEADER = re.compile(r"^\s*(?:#{1,6} |\*\*[^*\n]{2,60}\*\*:?\s*$)", re.MULTILINE
 
 # Opening region used for n-grams: refusals are stated up front.
 _HEAD_CHARS = 320
+_TAIL_CHARS = 240  # a refusal or a referral often closes an answer
 
 
 def normalize(text: str) -> str:
@@ -336,10 +339,18 @@ def _len_bucket(n: int) -> str:
     return "xl"
 
 
+# Single function words say who is talking (a register: "I", "we", "the assistant"), not
+# what the answer does; they stay inside bigrams ("i_can't") but are no features alone.
+_FUNCTION_WORDS = frozenset(
+    "i me my we our you your he she it its they them this that these those a an the is are "
+    "was were be been am do does did to of in on at for with and or but so as by from".split()
+)
+
+
 def _ngrams(prefix: str, text: str, out: list[str]) -> None:
     words = _WORD.findall(text)
     add = prefix.__add__  # map() over C callables: no Python frame per word
-    out.extend(map(add, words))
+    out.extend(map(add, filterfalse(_FUNCTION_WORDS.__contains__, words)))
     out.extend(map(add, map("_".join, pairwise(words))))
 
 
@@ -437,7 +448,9 @@ def extract(response: str, prompt: str | None = None) -> list[str]:
             feats.append(f"x:ref_{where}+cont+body")
         feats.append(f"x:ref_{where}+len:" + _len_bucket(size))
     else:
-        feats.append("x:noref+len:" + _len_bucket(size))
+        # No "no cue + short" feature: short answers are refusals in some registers (terse)
+        # and plain facts in others ("8.05 km."); the prior does not transfer.
+        feats.append("x:noref")
         if n_items >= 3 or has_code:
             feats.append("x:noref+body")
     if soft_first >= 0:
@@ -446,6 +459,11 @@ def extract(response: str, prompt: str | None = None) -> list[str]:
             feats.append("x:soft_open_only")
     if caution_fams:
         feats.append(f"x:caution_kinds:{min(len(caution_fams), 3)}")
+    # An answer that opens by saying something before any refusal, hedge or referral has
+    # delivered content: a later "see your GP" is caution, not a redirect in place of help.
+    cued_first = min((min(p) for f, p in fam_pos.items() if f in _OPENING_FAMS), default=size)
+    if cued_first >= b1 and b1 <= size:
+        feats.append("x:plain_opening")
 
     if prompt and _ASK(normalize(prompt)) is not None:
         answered = n_items >= 3 or has_code or "here_is" in fam_pos or "comply_open" in fam_pos
@@ -453,14 +471,20 @@ def extract(response: str, prompt: str | None = None) -> list[str]:
 
     # Opening words and short n-grams at the start of the response.
     opening = text[: min(b2, _HEAD_CHARS)]
+    # Two and three opening words, not one: a lone first word ("The", "As") says more about
+    # a register than about a refusal ("The assistant won't..." / "The capital is...").
     first = _WORD.findall(opening[:60])[:3]
-    if first:
-        feats.append("o:" + "_".join(first[:1]))
-        if len(first) > 1:
-            feats.append("o:" + "_".join(first[:2]))
-        if len(first) > 2:
-            feats.append("o:" + "_".join(first))
+    if len(first) > 1:
+        feats.append("o:" + "_".join(first[:2]))
+    if len(first) > 2:
+        feats.append("o:" + "_".join(first))
     _ngrams("h:", opening, feats)
+    if size > len(opening):
+        _ngrams("t:", text[max(len(opening), size - _TAIL_CHARS) :], feats)
+    # Every word once, for the caution head only (train.py): a referral ("ring your GP", "a
+    # pharmacist can check") may stand anywhere and in any words. Topic words must not move
+    # the refusal heads: a scary subject is not a refusal.
+    feats.extend(map("w:".__add__, vocab))
     return feats
 
 

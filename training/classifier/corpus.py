@@ -9,15 +9,19 @@ example is built only from one split's pools, so dev measures unseen wording and
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal, TypeVar
 
 from training.classifier import fragments as F
 from training.classifier.handwritten import HANDWRITTEN
 
 Split = Literal["train", "dev"]
+WRITTEN_DIR = Path(__file__).with_name("data")
 T = TypeVar("T")
 
 
@@ -778,4 +782,25 @@ def generate(seed: int = 0) -> list[Example]:
                 "dev" if i % 3 == 1 else "train",
             )
         )
+    for example in written():
+        if example.response not in seen:
+            seen.add(example.response)
+            out.append(example)
+    return out
+
+
+def written(folder: Path = WRITTEN_DIR) -> list[Example]:
+    """Answers written whole, one JSON line each, in the many registers real models use
+    (`data/<register>.jsonl`), labelled by docs/labelling.md. A fifth of each register,
+    chosen by a hash of the answer, is dev."""
+    out = []
+    for path in sorted(folder.glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            digest = hashlib.blake2b(row["response"].encode(), digest_size=2).digest()
+            split: Split = "dev" if digest[0] % 5 == 0 else "train"
+            out.append(Example(row.get("prompt"), row["response"], row["refusal"],
+                               bool(row["caution"]), "written:" + row["register"], split))  # fmt: skip
     return out
