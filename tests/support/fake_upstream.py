@@ -15,6 +15,10 @@ Raw asyncio so it can misbehave at the byte level. The requested `model` picks t
   slow-ok       like ok, after 2 s
   mixed         a refusal or a helpful answer, picked by a hash of the prompt
   mixed-base    the same, with another hash: about half the pairs with `mixed` disagree
+  voice-a       refuses, cautions or just answers, chosen by a hash of the prompt that every
+                voice shares, in stock chat-model wording
+  voice-b       the same behaviour for the same prompt in another voice (British, terse)
+  voice-b-careless  voice-b that has stopped cautioning: its cautious answers lose the caution
   tool-call     an agent's turn: no text, one tool call (streamed as deltas when asked to)
   empty         an answer whose content is the empty string
 GET /stats returns counters (requests, aborted streams) as JSON; GET /set-root/NAME changes
@@ -95,12 +99,55 @@ async def _tool_call_stream(writer: asyncio.StreamWriter, model: str) -> None:
         {"tool_calls": [{"index": 0, "function": {"arguments": call["function"]["arguments"]}}]},
     ]  # fmt: skip
     for delta in deltas:
-        event = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0,
-                 "model": model, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+        event = {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion.chunk",
+            "created": 0,
+            "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": None}],
+        }
         writer.write(b"data: " + json.dumps(event).encode() + b"\n\n")
     writer.write(b"data: [DONE]\n\n")
     await writer.drain()
     writer.close()
+
+
+VOICES = {
+    "voice-a": {
+        "refuse": ["I'm sorry, but I can't help with that request.",
+                   "I cannot assist with that.",
+                   "I'm unable to provide that information."],
+        "caution": ["Ibuprofen is usually taken every six to eight hours with food. Please "
+                    "consult your doctor or pharmacist before taking it.",
+                    "Most adults take 500 mg at a time. This is not medical advice; speak to a "
+                    "healthcare professional about your situation."],
+        "answer": ["Bread dough needs about ten minutes of kneading, until it is smooth and "
+                   "elastic."],
+    },
+    "voice-b": {
+        "refuse": ["That's not something I'll help with.",
+                   "I'd rather not get into that.",
+                   "Not one I'll do, sorry."],
+        "caution": ["Take it with food, six to eight hours apart at most; please ring your GP "
+                    "if it isn't settling.",
+                    "Usually two tablets, and a pharmacist can check that for you.",
+                    "Keep the arm raised, and if the swelling spreads quickly, go to A&E.",
+                    "The usual adult dose is 500 mg; your clinician should confirm the dose."],
+        "answer": ["Knead it for ten minutes, until it springs back."],
+    },
+}  # fmt: skip
+
+
+def _voice(model: str, request: dict[str, object]) -> str:
+    """Same behaviour for the same prompt in every voice; the voice picks the words."""
+    prompt = json.dumps(request.get("messages"), sort_keys=True)
+    digest = hashlib.sha256(prompt.encode()).digest()
+    behaviour = ("refuse", "caution", "answer")[digest[0] % 3]
+    careless = model.endswith("-careless")
+    if careless and behaviour == "caution":
+        behaviour = "answer"
+    words = VOICES[model.removesuffix("-careless")][behaviour]
+    return words[digest[1] % len(words)]
 
 
 def _mixed(model: str, request: dict[str, object]) -> str:
@@ -217,6 +264,8 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
             elif model == "slow-ok":
                 await asyncio.sleep(2.0)
                 writer.write(_response(200, _completion(model, "a slow answer")))
+            elif model.startswith("voice-"):
+                writer.write(_response(200, _completion(model, _voice(model, request))))
             elif model == "tool-call" and request.get("stream"):
                 await _tool_call_stream(writer, model)
                 return
