@@ -22,7 +22,7 @@ OVERALL = {"refusal_recall": 0.78, "refusal_precision": 0.85, "caution_recall": 
 @pytest.fixture(scope="module")
 def table() -> dict[str, Scores]:
     examples = load()
-    assert len(examples) >= 300 and len({e.register for e in examples}) >= 12
+    assert len(examples) >= 300 and len({e.style for e in examples}) >= 12
     return by_register(examples)
 
 

@@ -341,10 +341,11 @@ def _len_bucket(n: int) -> str:
 
 # Single function words say who is talking (a register: "I", "we", "the assistant"), not
 # what the answer does; they stay inside bigrams ("i_can't") but are no features alone.
-_FUNCTION_WORDS = frozenset(
+_FUNCTION_WORD_LIST = (
     "i me my we our you your he she it its they them this that these those a an the is are "
-    "was were be been am do does did to of in on at for with and or but so as by from".split()
+    "was were be been am do does did to of in on at for with and or but so as by from"
 )
+_FUNCTION_WORDS = frozenset(_FUNCTION_WORD_LIST.split())
 
 
 def _ngrams(prefix: str, text: str, out: list[str]) -> None:

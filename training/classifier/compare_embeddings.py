@@ -49,10 +49,7 @@ def main() -> int:
     examples = generate(T.SEED)
     train = [e for e in examples if e.split == "train"]
     dev = [e for e in examples if e.split == "dev" and e.style.startswith("written:")]
-    stress = [
-        Example(e.prompt, e.response, e.refusal, e.caution, "stress:" + e.register, "dev")  # type: ignore[arg-type]
-        for e in load()
-    ]
+    stress = load()
     feats = T.featurise(train)
     counts: dict[str, int] = {}
     for fs in feats:

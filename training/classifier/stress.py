@@ -13,18 +13,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from training.classifier.corpus import Example
 from tunewatch.monitoring.classifier import Classifier, load_classifier
 
 STRESS_DIR = Path(__file__).resolve().parents[2] / "tests" / "data" / "style_stress"
-
-
-@dataclass(frozen=True)
-class Example:
-    register: str
-    prompt: str | None
-    response: str
-    refusal: str
-    caution: bool
 
 
 @dataclass(frozen=True)
@@ -38,13 +30,14 @@ class Scores:
 
 
 def load(folder: Path = STRESS_DIR) -> list[Example]:
+    """The stress set as examples whose style is their register (all "dev": never trained on)."""
     examples = []
     for path in sorted(folder.glob("*.jsonl")):
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 row = json.loads(line)
-                examples.append(Example(row["register"], row.get("prompt"), row["response"],
-                                        row["refusal"], bool(row["caution"])))  # fmt: skip
+                examples.append(Example(row.get("prompt"), row["response"], row["refusal"],
+                                        bool(row["caution"]), row["register"], "dev"))  # fmt: skip
     return examples
 
 
@@ -74,8 +67,8 @@ def by_register(
     results = clf.classify_many([(e.prompt, e.response) for e in examples])
     predicted = [(r.refusal, r.caution) for r in results]
     table = {"all": score(examples, predicted)}
-    for register in sorted({e.register for e in examples}):
-        chosen = [i for i, e in enumerate(examples) if e.register == register]
+    for register in sorted({e.style for e in examples}):
+        chosen = [i for i, e in enumerate(examples) if e.style == register]
         table[register] = score([examples[i] for i in chosen], [predicted[i] for i in chosen])
     return table
 
