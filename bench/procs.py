@@ -27,9 +27,6 @@ class Proc(Service):
     def pid(self) -> int:
         return self.process.pid
 
-    def wait_http(self, path: str, timeout: float = 60.0) -> None:
-        self.wait_ready(path, timeout)
-
     def cpu_seconds(self) -> float:
         """User + system CPU of the process (all threads) and its live descendants."""
         return sum(cpu_seconds(pid) for pid in [self.pid, *descendants(self.pid)])
@@ -95,7 +92,7 @@ def start_upstream(
     argv = [sys.executable, "-m", "bench.upstream", "--port", str(port), "--delay", str(delay),
             "--chunks", str(chunks), "--gap", str(gap)]  # fmt: skip
     proc = _spawn(name, argv, workdir, port)
-    proc.wait_http("/v1/models")
+    proc.wait_ready("/v1/models", 60.0)
     return proc
 
 
@@ -103,7 +100,7 @@ def start_passthrough(workdir: Path, upstream: str) -> Proc:
     port = free_port()
     argv = [sys.executable, "-m", "bench.passthrough", "--port", str(port), "--upstream", upstream]
     proc = _spawn("passthrough", argv, workdir, port)
-    proc.wait_http("/")
+    proc.wait_ready("/", 60.0)
     return proc
 
 
@@ -162,7 +159,7 @@ def start_tunewatch(
         str(port),
     ]
     proc = _spawn(name, argv, workdir, port, cwd=workdir, source=source)
-    proc.wait_http("/healthz")
+    proc.wait_ready("/healthz", 60.0)
     return proc
 
 
@@ -194,7 +191,7 @@ def start_litellm(workdir: Path, binary: Path, upstream: str) -> Proc:
     path.write_text(yaml.safe_dump(config))
     argv = [str(binary), "--config", str(path), "--host", "127.0.0.1", "--port", str(port)]
     proc = _spawn("litellm", argv, workdir, port, cwd=workdir)
-    proc.wait_http("/health/liveliness", timeout=180.0)
+    proc.wait_ready("/health/liveliness", 180.0)
     return proc
 
 

@@ -18,10 +18,10 @@ from tunewatch.proxy.admin import admin_router
 from tunewatch.proxy.config import Config
 from tunewatch.proxy.errors import error_response
 from tunewatch.proxy.forward import Endpoint, Forwarder
-from tunewatch.proxy.runtime import Runtime, build_runtime, running
+from tunewatch.proxy.runtime import build_runtime, running
 from tunewatch.proxy.status import status_router
 
-__all__ = ["Runtime", "create_app"]
+__all__ = ["create_app"]
 
 FORWARDED: tuple[tuple[str, Endpoint], ...] = (
     ("/v1/chat/completions", "chat"),

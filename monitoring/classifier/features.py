@@ -313,7 +313,7 @@ _CAUTION_FAMS = frozenset(
     {"refer_pro", "pro_can", "seek_help", "disclaimer", "emergency", "warning"}
 )
 
-_OPENING_FAMS = _REFUSAL_FAMS | _SOFT_REFUSAL_FAMS | _CAUTION_FAMS | {"as_ai", "inappropriate"}
+_OPENING_FAMS = _REFUSAL_FAMS | _SOFT_REFUSAL_FAMS | _CAUTION_FAMS | {"as_ai"}
 
 _APOS = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "`": "'"})
 _SENT_END = re.compile(r"[.!?:][\"')\]]*\s+|\n+")

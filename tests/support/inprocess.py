@@ -31,7 +31,7 @@ from tunewatch.proxy.config import Config, parse_config
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from tunewatch.proxy.app import Runtime
+    from tunewatch.proxy.runtime import Runtime
 
 T = TypeVar("T")
 
