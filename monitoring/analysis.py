@@ -78,12 +78,17 @@ class Analysis:
 
 
 class Analyser:
-    def __init__(self, rules: Sequence[tuple[str, str]] = (), classifier: Classifier | None = None):
+    def __init__(
+        self,
+        rules: Sequence[tuple[str, str]] = (),
+        classifier: Classifier | None = None,
+        weights: str | None = None,
+    ):
         # Imported here: compiling the cue patterns takes ~0.3 s, and only the classifier
         # process (and one-shot tools) classify; the proxy's own process never does.
         from tunewatch.monitoring.classifier import load_classifier
 
-        self.classifier = classifier or load_classifier()
+        self.classifier = classifier or load_classifier(weights)
         self.tagger = Tagger(rules)
 
     def analyse(self, item: Item) -> Analysis:
@@ -117,9 +122,9 @@ _UNLABELLED = Labels("none", False)
 _worker: Analyser | None = None
 
 
-def init_worker(rules: Sequence[tuple[str, str]]) -> None:
+def init_worker(rules: Sequence[tuple[str, str]], weights: str | None = None) -> None:
     global _worker
-    _worker = Analyser(rules)
+    _worker = Analyser(rules, weights=weights)
 
 
 def analyse_batch(items: Sequence[Item]) -> list[Analysis]:

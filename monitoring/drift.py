@@ -149,6 +149,14 @@ class DriftEngine:
             self.resets[name] = now
         return sorted(models)
 
+    def table(self, key: Key) -> PairedTable:
+        """A series' paired counts since reset (a copy; empty for an unknown series)."""
+        series = self._series.get(key)
+        total = PairedTable()
+        if series is not None:
+            total.merge(series.paired)
+        return total
+
     def series_keys(self) -> list[Key]:
         return sorted(self._series)
 

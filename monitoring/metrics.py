@@ -7,7 +7,7 @@ current state. Label values come from configuration, never from request input.
 from __future__ import annotations
 
 import platform
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from prometheus_client import (
@@ -20,6 +20,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from tunewatch.monitoring.audit import AuditSummary
 from tunewatch.monitoring.drift import DriftEngine
 
 _LATENCY_BUCKETS = (
@@ -107,6 +108,17 @@ class Metrics:
             "and out of pairs.",
             ["model", "role", "source", "reason"], registry=r,
         )  # fmt: skip
+        self.audit_pairs = Counter(
+            "tunewatch_audit_pairs",
+            "Pairs drawn for the audit sample (kept whole for review), by model and source.",
+            ["model", "source"], registry=r,
+        )  # fmt: skip
+        self.judge_verdicts = Counter(
+            "tunewatch_judge_verdicts",
+            "Judge model calls on audited answers by judge model and outcome (parsed, "
+            "unparseable, failed, timeout).",
+            ["model", "outcome"], registry=r,
+        )  # fmt: skip
         self.resets = Counter(
             "tunewatch_drift_resets", "Drift evidence resets by model and reason.",
             ["model", "reason"], registry=r,
@@ -139,6 +151,10 @@ class Metrics:
     def watch_drift(self, engine: DriftEngine) -> None:
         """Export the drift engine's state, computed at scrape time rather than per answer."""
         self.registry.register(DriftCollector(engine))
+
+    def watch_audit(self, latest: Callable[[], AuditSummary]) -> None:
+        """Export the audit's latest corrected figures and labeller-bias tests."""
+        self.registry.register(AuditCollector(latest))
 
 
 class DriftCollector(Collector):
@@ -211,3 +227,60 @@ class DriftCollector(Collector):
         yield outcomes
         yield from gauges.values()
         yield from rates.values()
+
+
+class AuditCollector(Collector):
+    """The audit's figures as of its last recomputation (every few seconds, off the scrape)."""
+
+    def __init__(self, latest: Callable[[], AuditSummary]) -> None:
+        self.latest = latest
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterable[Metric]:
+        summary = self.latest()
+        corrected = GaugeMetricFamily(
+            "tunewatch_drift_corrected",
+            "Tuned minus base rate corrected for the classifier's errors by the reviewed audit "
+            "sample (prediction-powered), with its 95% bounds.",
+            labels=["model", "source", "category", "metric", "bound"],
+        )
+        reviewed = GaugeMetricFamily(
+            "tunewatch_drift_corrected_reviewed_pairs",
+            "Reviewed pairs behind a corrected drift figure.",
+            labels=["model", "source", "category", "metric"],
+        )
+        for key, figures in summary.corrected.items():
+            for bound in ("lower", "estimate", "upper"):
+                corrected.add_metric([*key, bound], figures["drift"][bound])
+            reviewed.add_metric(list(key), figures["reviewed"])
+        agreement = GaugeMetricFamily(
+            "tunewatch_label_agreement_ratio",
+            "Share of reviewed answers where the classifier agrees with the reviewer.",
+            labels=["model", "role", "metric"],
+        )
+        bias_alarm = GaugeMetricFamily(
+            "tunewatch_labeller_bias_alarm",
+            "1 when the classifier's error rate differs between the tuned and the base model's "
+            "answers (anytime-valid test on the reviewed pairs).",
+            labels=["model", "metric"],
+        )
+        bias_evalue = GaugeMetricFamily(
+            "tunewatch_labeller_bias_log_evalue",
+            "log e-value of the labeller-bias test.",
+            labels=["model", "metric"],
+        )
+        for (model, metric), bias in summary.bias.items():
+            for role in ("tuned", "base"):
+                agreement.add_metric([model, role, metric], 1.0 - bias[f"{role}_error"]["rate"])
+            bias_alarm.add_metric([model, metric], 1.0 if bias["alarm"] else 0.0)
+            bias_evalue.add_metric([model, metric], bias["log_evalue"])
+        counts = GaugeMetricFamily(
+            "tunewatch_audit_reviewed_pairs",
+            "Reviewed pairs counted by the audit (this classifier version, since the last reset).",
+            labels=["model"],
+        )
+        for model, n in summary.reviewed.items():
+            counts.add_metric([model], n)
+        yield from (corrected, reviewed, agreement, bias_alarm, bias_evalue, counts)

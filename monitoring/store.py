@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tunewatch.monitoring.audit import ReviewedPair
 from tunewatch.monitoring.drift import METRICS, DriftEngine, Labels
 from tunewatch.monitoring.stats import PairedTable
 from tunewatch.monitoring.wire import fast_pickle
@@ -45,7 +46,8 @@ CREATE TABLE IF NOT EXISTS observations (
     probe TEXT,
     expect TEXT,
     prompt TEXT,                -- only as store.keep_text allows
-    response TEXT
+    response TEXT,
+    classifier TEXT             -- the classifier version that gave the labels
 );
 CREATE INDEX IF NOT EXISTS observations_model_ts ON observations (model, ts);
 CREATE INDEX IF NOT EXISTS observations_pair ON observations (pair_id);
@@ -56,11 +58,49 @@ CREATE TABLE IF NOT EXISTS resets (
     reason TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS audit_pairs (
+    pair_id TEXT PRIMARY KEY,   -- the pair's two rows in observations share it
+    ts REAL NOT NULL,
+    model TEXT NOT NULL,
+    source TEXT NOT NULL,
+    category TEXT NOT NULL,
+    prompt TEXT,                -- kept for review whatever keep_text says; NULL after keep_days
+    tuned TEXT,
+    base TEXT,
+    tuned_refusal TEXT NOT NULL,  -- the classifier's labels, as the drift test counted them
+    tuned_caution INTEGER NOT NULL,
+    base_refusal TEXT NOT NULL,
+    base_caution INTEGER NOT NULL,
+    classifier TEXT NOT NULL,
+    swap INTEGER NOT NULL,      -- 1: the base answer is shown first (blind review)
+    sort_key REAL NOT NULL      -- a random review order, the same for every reviewer
+);
+CREATE INDEX IF NOT EXISTS audit_pairs_sort ON audit_pairs (sort_key);
+CREATE TABLE IF NOT EXISTS reviews (
+    id INTEGER PRIMARY KEY,
+    pair_id TEXT NOT NULL,
+    labeller TEXT NOT NULL,     -- a reviewer's name, or judge:<model>
+    kind TEXT NOT NULL,         -- human | judge
+    ts REAL NOT NULL,
+    tuned_refusal TEXT NOT NULL,
+    tuned_caution INTEGER NOT NULL,
+    base_refusal TEXT NOT NULL,
+    base_caution INTEGER NOT NULL,
+    UNIQUE (pair_id, labeller)
+);
+CREATE INDEX IF NOT EXISTS reviews_labeller ON reviews (labeller, ts);
 """
+# Columns added after a store was first created, with their type: `connect` adds them to an
+# older file, so a new version opens yesterday's store.
+_ADDED_COLUMNS = {"observations": [("classifier", "TEXT")]}
 
 COLUMNS = (
     "ts", "model", "source", "role", "category", "refusal", "caution", "refusal_score",
     "caution_score", "pair_id", "request_id", "pack", "probe", "expect", "prompt", "response",
+)  # fmt: skip
+AUDIT_COLUMNS = (
+    "pair_id", "ts", "model", "source", "category", "prompt", "tuned", "base", "tuned_refusal",
+    "tuned_caution", "base_refusal", "base_caution", "classifier", "swap", "sort_key",
 )  # fmt: skip
 _ROW = operator.attrgetter(*COLUMNS)
 # Rows per INSERT statement: Python's sqlite3 releases the GIL around every statement step, so a
@@ -71,18 +111,37 @@ _ROWS_PER_INSERT = 100
 
 @functools.cache
 def _insert(rows: int) -> str:
-    values = "(" + ", ".join("?" * len(COLUMNS)) + ")"
-    return f"INSERT INTO observations ({', '.join(COLUMNS)}) VALUES " + ", ".join([values] * rows)
+    values = "(" + ", ".join("?" * (len(COLUMNS) + 1)) + ")"
+    return f"INSERT INTO observations ({', '.join(COLUMNS)}, classifier) VALUES " + ", ".join(
+        [values] * rows
+    )
 
 
-def insert(conn: sqlite3.Connection, observations: Iterable[Observation]) -> int:
-    """Write rows in one transaction; returns how many."""
-    rows = [o.row() for o in observations]
+_INSERT_AUDIT = (
+    f"INSERT OR IGNORE INTO audit_pairs ({', '.join(AUDIT_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(AUDIT_COLUMNS))})"
+)
+
+
+def insert(
+    conn: sqlite3.Connection, records: Iterable[Observation | AuditPair], classifier: str
+) -> int:
+    """Write observations (and the audit pairs among them) in one transaction, each stamped
+    with the `classifier` version that labelled it; returns how many records."""
+    rows: list[tuple[Any, ...]] = []
+    audits: list[tuple[Any, ...]] = []
+    for record in records:
+        if isinstance(record, AuditPair):
+            audits.append((*record.row()[:12], classifier, *record.row()[12:]))
+        else:
+            rows.append((*record.row(), classifier))
     with conn:
         for start in range(0, len(rows), _ROWS_PER_INSERT):
             chunk = rows[start : start + _ROWS_PER_INSERT]
             conn.execute(_insert(len(chunk)), [value for row in chunk for value in row])
-    return len(rows)
+        if audits:
+            conn.executemany(_INSERT_AUDIT, audits)
+    return len(rows) + len(audits)
 
 
 @fast_pickle
@@ -111,6 +170,34 @@ class Observation:
         return _ROW(self)
 
 
+@fast_pickle
+@dataclass(frozen=True, slots=True)
+class AuditPair:
+    """A pair drawn for review: its text, and the classifier's labels the review checks."""
+
+    pair_id: str
+    ts: float
+    model: str
+    source: str
+    category: str
+    prompt: str | None
+    tuned: str | None
+    base: str | None
+    tuned_labels: Labels
+    base_labels: Labels
+    swap: bool
+    sort_key: float
+
+    def row(self) -> tuple[Any, ...]:
+        """The audit_pairs columns but `classifier`, which the writer adds after the labels."""
+        t, b = self.tuned_labels, self.base_labels
+        return (
+            self.pair_id, self.ts, self.model, self.source, self.category, self.prompt,
+            self.tuned, self.base, t.refusal, int(t.caution), b.refusal, int(b.caution),
+            int(self.swap), self.sort_key,
+        )  # fmt: skip
+
+
 def connect(path: Path) -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, timeout=30.0, check_same_thread=False)
@@ -118,6 +205,15 @@ def connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes under WAL
     conn.execute("PRAGMA busy_timeout=30000")
     conn.executescript(SCHEMA)
+    for table, columns in _ADDED_COLUMNS.items():
+        present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        for name, kind in columns:
+            if name not in present:
+                try:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+                except sqlite3.OperationalError as exc:  # another process added it first
+                    if "duplicate column" not in str(exc):
+                        raise
     return conn
 
 
@@ -130,27 +226,42 @@ class Store:
         path: Path,
         *,
         retention_seconds: float | None = None,
+        audit_keep_seconds: float | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.path = path
         self.retention_seconds = retention_seconds
+        self.audit_keep_seconds = audit_keep_seconds
         self.clock = clock
         self._conn = connect(path)  # creates the file and the schema at start-up
 
     def close(self) -> None:
         self._conn.close()
 
-    def write_now(self, *observations: Observation) -> None:
+    def write_now(self, *records: Observation | AuditPair, classifier: str = "") -> None:
         """Synchronous write for batch tools (evaluate) that run no classifier process."""
-        insert(self._conn, observations)
+        insert(self._conn, records, classifier)
 
     def prune(self) -> int:
-        """Delete rows older than the retention period; returns how many."""
-        if not self.retention_seconds:
-            return 0
-        cutoff = self.clock() - self.retention_seconds
+        """Delete rows older than the retention period, and the audited pairs' text older than
+        audit.keep_days; returns how many observations were deleted."""
+        now = self.clock()
+        deleted = 0
         with self._reader() as conn, conn:
-            return conn.execute("DELETE FROM observations WHERE ts < ?", (cutoff,)).rowcount
+            if self.audit_keep_seconds:
+                conn.execute(
+                    "UPDATE audit_pairs SET prompt = NULL, tuned = NULL, base = NULL "
+                    "WHERE ts < ? AND prompt IS NOT NULL",
+                    (now - self.audit_keep_seconds,),
+                )
+            if self.retention_seconds:
+                cutoff = now - self.retention_seconds
+                deleted = conn.execute("DELETE FROM observations WHERE ts < ?", (cutoff,)).rowcount
+                conn.execute("DELETE FROM audit_pairs WHERE ts < ?", (cutoff,))
+                conn.execute(
+                    "DELETE FROM reviews WHERE pair_id NOT IN (SELECT pair_id FROM audit_pairs)"
+                )
+        return deleted
 
     # -- resets and metadata -----------------------------------------------------------------
     def add_reset(self, model: str, reason: str, ts: float | None = None) -> None:
@@ -248,6 +359,141 @@ class Store:
             query += " AND ts >= ?"
             args.append(since)
         query += " ORDER BY id DESC" if newest_first else " ORDER BY id"
+        if limit is not None:
+            query += " LIMIT ?"
+            args.append(limit)
+        with self._reader() as conn:
+            return [dict(r) for r in conn.execute(query, args)]
+
+    # -- the audit sample and its reviews ------------------------------------------------
+    def audit_pair(self, pair_id: str) -> dict[str, Any] | None:
+        with self._reader() as conn:
+            row = conn.execute("SELECT * FROM audit_pairs WHERE pair_id = ?", (pair_id,)).fetchone()
+        return None if row is None else dict(row)
+
+    def next_for_review(
+        self, labeller: str, *, after: float = -1.0, overlap: float = 0.0
+    ) -> dict[str, Any] | None:
+        """The next pair in the shared random order that `labeller` has not labelled and that
+        still has its text: pairs nobody has reviewed, and the first `overlap` share of the
+        order for everyone (a second review there measures agreement between people). Wraps
+        around to the start once past the end, so skipped pairs come back."""
+        query = """
+            SELECT * FROM audit_pairs a
+            WHERE a.prompt IS NOT NULL AND a.sort_key > ?
+              AND NOT EXISTS (SELECT 1 FROM reviews r
+                              WHERE r.pair_id = a.pair_id AND r.labeller = ?)
+              AND (a.sort_key < ? OR NOT EXISTS (
+                   SELECT 1 FROM reviews r WHERE r.pair_id = a.pair_id AND r.kind = 'human'))
+            ORDER BY a.sort_key LIMIT 1
+        """
+        with self._reader() as conn:
+            row = conn.execute(query, (after, labeller, overlap)).fetchone()
+            if row is None and after >= 0.0:
+                row = conn.execute(query, (-1.0, labeller, overlap)).fetchone()
+        return None if row is None else dict(row)
+
+    def add_review(
+        self, pair_id: str, labeller: str, kind: str, tuned: Labels, base: Labels,
+        ts: float | None = None,
+    ) -> bool:  # fmt: skip
+        """Record (or replace) one labeller's labels for a pair; False for an unknown pair."""
+        with self._reader() as conn, conn:
+            if conn.execute("SELECT 1 FROM audit_pairs WHERE pair_id = ?", (pair_id,)).fetchone():
+                conn.execute(
+                    """INSERT INTO reviews (pair_id, labeller, kind, ts, tuned_refusal,
+                           tuned_caution, base_refusal, base_caution)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                       ON CONFLICT (pair_id, labeller) DO UPDATE SET kind = excluded.kind,
+                           ts = excluded.ts, tuned_refusal = excluded.tuned_refusal,
+                           tuned_caution = excluded.tuned_caution,
+                           base_refusal = excluded.base_refusal,
+                           base_caution = excluded.base_caution""",
+                    (pair_id, labeller, kind, ts if ts is not None else self.clock(),
+                     tuned.refusal, int(tuned.caution), base.refusal, int(base.caution)),
+                )  # fmt: skip
+                return True
+        return False
+
+    def undo_review(self, labeller: str) -> str | None:
+        """Delete `labeller`'s latest review; returns its pair id (None when there was none)."""
+        with self._reader() as conn, conn:
+            row = conn.execute(
+                "SELECT id, pair_id FROM reviews WHERE labeller = ? ORDER BY ts DESC, id DESC "
+                "LIMIT 1",
+                (labeller,),
+            ).fetchone()
+            if row is None:
+                return None
+            conn.execute("DELETE FROM reviews WHERE id = ?", (row["id"],))
+            return str(row["pair_id"])
+
+    def audit_progress(self, labeller: str | None = None) -> list[dict[str, Any]]:
+        """Per model and category: pairs drawn, pairs with text left to review, pairs reviewed
+        by a person, and by `labeller`."""
+        with self._reader() as conn:
+            rows = conn.execute(
+                """
+                SELECT a.model, a.category, COUNT(*) AS audited,
+                       SUM(a.prompt IS NOT NULL) AS with_text,
+                       SUM(EXISTS (SELECT 1 FROM reviews r
+                                   WHERE r.pair_id = a.pair_id AND r.kind = 'human'))
+                           AS reviewed,
+                       SUM(EXISTS (SELECT 1 FROM reviews r
+                                   WHERE r.pair_id = a.pair_id AND r.labeller = ?)) AS mine
+                FROM audit_pairs a GROUP BY a.model, a.category ORDER BY a.model, a.category
+                """,
+                (labeller or "",),
+            ).fetchall()
+        return [dict(r) for r in rows]
+
+    def reviewed_pairs(self, kind: str = "human") -> list[ReviewedPair]:
+        """Each audited pair with the classifier's labels and the first review of `kind`."""
+        with self._reader() as conn:
+            rows = conn.execute(
+                """
+                SELECT a.model, a.source, a.category, a.ts, a.classifier,
+                       a.tuned_refusal, a.tuned_caution, a.base_refusal, a.base_caution,
+                       r.tuned_refusal, r.tuned_caution, r.base_refusal, r.base_caution
+                FROM audit_pairs a JOIN reviews r ON r.id = (
+                    SELECT MIN(id) FROM reviews WHERE pair_id = a.pair_id AND kind = ?)
+                ORDER BY a.ts
+                """,
+                (kind,),
+            ).fetchall()
+        return [
+            ReviewedPair(
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                (Labels(r[5], bool(r[6])), Labels(r[7], bool(r[8]))),
+                (Labels(r[9], bool(r[10])), Labels(r[11], bool(r[12]))),
+            )
+            for r in rows
+        ]
+
+    def reviews(self, kind: str | None = None) -> list[dict[str, Any]]:
+        query = "SELECT * FROM reviews" + (" WHERE kind = ?" if kind else "") + " ORDER BY id"
+        with self._reader() as conn:
+            return [dict(r) for r in conn.execute(query, (kind,) if kind else ())]
+
+    def audit_pairs(self, *, with_text: bool = True, unlabelled_by: str | None = None,
+                    limit: int | None = None) -> list[dict[str, Any]]:  # fmt: skip
+        """Audited pairs in review order; those with text only, by default; `unlabelled_by`
+        leaves out the pairs that labeller has labelled (a judge's backlog)."""
+        query = "SELECT * FROM audit_pairs a WHERE 1=1"
+        args: list[Any] = []
+        if with_text:
+            query += " AND a.prompt IS NOT NULL"
+        if unlabelled_by is not None:
+            query += (
+                " AND NOT EXISTS (SELECT 1 FROM reviews r WHERE r.pair_id = a.pair_id"
+                " AND r.labeller = ?)"
+            )
+            args.append(unlabelled_by)
+        query += " ORDER BY a.sort_key"
         if limit is not None:
             query += " LIMIT ?"
             args.append(limit)

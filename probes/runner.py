@@ -8,6 +8,7 @@ the proxy or the store.
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -35,6 +36,7 @@ class ProbeResult:
     sample: int
     tuned: Analysis
     base: Analysis
+    audited: bool = False  # drawn for the audit sample: the text came back for review
 
     def passed(self, role: str) -> bool:
         answer = self.tuned if role == "tuned" else self.base
@@ -118,6 +120,7 @@ async def run_round(
     default_samples: int | None = None,
     samples_override: int | None = None,
     keep_text: bool = False,
+    audit_rate: float = 0.0,
     probes: Sequence[Probe] | None = None,
     on_result: Callable[[ProbeResult], None] = lambda r: None,
 ) -> RoundStats:
@@ -144,15 +147,16 @@ async def run_round(
         if failures:
             return
         request = {"messages": messages}
+        audited = audit_rate > 0.0 and random.random() < audit_rate
         items = [
-            Item(request, response=reply, category=probe.category, keep_text=keep_text)  # type: ignore[arg-type]
+            Item(request, response=reply, category=probe.category, keep_text=keep_text or audited)  # type: ignore[arg-type]
             for reply in replies
         ]
         tuned_analysis, base_analysis = await analyse(items)
         if not (tuned_analysis.labelled and base_analysis.labelled):
             stats.unlabelled += 1
             return
-        result = ProbeResult(pack.id, probe, sample, tuned_analysis, base_analysis)
+        result = ProbeResult(pack.id, probe, sample, tuned_analysis, base_analysis, audited)
         stats.results.append(result)
         on_result(result)
 

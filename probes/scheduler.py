@@ -39,6 +39,7 @@ class ScheduleSettings:
     jitter: float  # share of the interval
     rescan: float = 5.0
     keep_text: bool = False
+    audit_rate: float = 0.0
 
 
 class Scheduler:
@@ -135,5 +136,6 @@ class Scheduler:
         return await run_round(
             client, pack, model.tuned, model.base, self.analyse,
             concurrency=self.settings.concurrency, default_samples=self.settings.samples,
-            keep_text=self.settings.keep_text, on_result=on_result,
+            keep_text=self.settings.keep_text, audit_rate=self.settings.audit_rate,
+            on_result=on_result,
         )  # fmt: skip

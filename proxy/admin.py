@@ -14,6 +14,7 @@ import orjson
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import Response
 
+from tunewatch.monitoring.audit import annotate, audit_overview
 from tunewatch.probes.pack import BUILTIN_PACKS_DIR, MAX_FILE_BYTES, PackError, load_pack_file
 from tunewatch.probes.registry import PackRegistry
 from tunewatch.proxy.auth import bearer_matches
@@ -60,14 +61,18 @@ def admin_router(runtime: Runtime) -> APIRouter:
     @router.get("/drift")
     async def drift() -> dict[str, Any]:
         engine = runtime.engine
+        monitor = runtime.monitor
+        judge = runtime.config.audit.judge
         return {
             "alpha": engine.settings.alpha,
             "family_size": engine.settings.family_size,
             "threshold": engine.settings.threshold,
             "rho": engine.settings.rho,
             "resets": engine.resets,
-            "series": engine.summaries(),
-        }
+            "series": annotate(engine.summaries(), monitor.audit,
+                               monitor.judged if judge is not None and judge.counts else None),
+            "audit": audit_overview(monitor.audit, monitor.classifier_version),
+        }  # fmt: skip
 
     @router.post("/admin/drift/reset", response_model=None)
     async def reset(

@@ -162,6 +162,36 @@ class CategoriesConfig(_Strict):
     custom: list[CustomCategory] = Field(default_factory=list)
 
 
+class JudgeConfig(_Strict):
+    """An OpenAI-compatible model that labels the audited pairs as a second labeller."""
+
+    upstream: UpstreamUrl
+    model: str
+    api_key_env: str | None = None
+    timeout: Duration = 60.0
+    # "instruct": a general instruct model given the labelling guide's definitions;
+    # "guard": an open guard model (WildGuard, Qwen3Guard) asked in its own format
+    style: Literal["instruct", "guard"] = "instruct"
+    max_tokens: int = Field(256, ge=16, le=4096)
+    concurrency: int = Field(1, ge=1, le=64)
+    counts: bool = False  # also report drift corrected by the judge's labels (separately)
+
+
+class AuditConfig(_Strict):
+    """A uniform random share of pairs kept whole (prompt and both answers, whatever
+    store.keep_text says) for people to review; 0 keeps nothing."""
+
+    rate: float = Field(0.0, ge=0.0, le=1.0)
+    keep_days: float = Field(30.0, gt=0.0, le=366.0)  # the kept text is deleted after this
+    # share of the review order that every reviewer sees, for agreement between people
+    overlap: float = Field(0.1, ge=0.0, le=1.0)
+    judge: JudgeConfig | None = None
+
+
+class ClassifierConfig(_Strict):
+    weights: str | None = None  # a weights file from `tunewatch classifier adapt`; None: shipped
+
+
 class AuthConfig(_Strict):
     api_keys_env: str | None = None
     admin_token_env: str | None = None
@@ -172,6 +202,8 @@ class Config(_Strict):
     probes: ProbesConfig = ProbesConfig()
     store: StoreConfig = StoreConfig()
     drift: DriftConfig = DriftConfig()
+    audit: AuditConfig = AuditConfig()
+    classifier: ClassifierConfig = ClassifierConfig()
     auth: AuthConfig = AuthConfig()
     server: ServerConfig = ServerConfig()
     monitor: MonitorConfig = MonitorConfig()

@@ -18,7 +18,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
+from tunewatch.monitoring.audit import ReviewedPair
 from tunewatch.monitoring.categories import Category
+from tunewatch.monitoring.classifier_version import weights_version
 from tunewatch.monitoring.drift import DriftSettings
 from tunewatch.monitoring.duration import parse_seconds
 from tunewatch.monitoring.report.html import render_html
@@ -107,7 +109,9 @@ def _report(args: argparse.Namespace) -> tuple[str, int]:
     if args.alpha is not None:
         settings = replace(settings, alpha=args.alpha)
     now = time.time()
-    rows, resets = _read_store(db, args.model, now - args.since if args.since else None)
+    rows, resets, reviewed, classifier = _read_store(
+        db, args.model, now - args.since if args.since else None
+    )
     if args.model and not rows:
         raise ReportError(f"no observations for model {args.model!r} in {db}")
     metadata: Mapping[str, Mapping[str, str]] = view.metadata if view else {}
@@ -121,6 +125,8 @@ def _report(args: argparse.Namespace) -> tuple[str, int]:
         generated_at=now,
         title=args.title,
         categories=view.categories if view else (),
+        reviewed=reviewed,
+        classifier=classifier,
     )
     fmt = args.format or ("md" if str(args.out or "").endswith((".md", ".markdown")) else "html")
     return (render_markdown(report) if fmt == "md" else render_html(report)), len(rows)
@@ -128,8 +134,9 @@ def _report(args: argparse.Namespace) -> tuple[str, int]:
 
 def _read_store(
     db: Path, model: str | None, since: float | None
-) -> tuple[list[dict[str, Any]], dict[str, float]]:
-    """Rows and last resets."""
+) -> tuple[list[dict[str, Any]], dict[str, float], list[ReviewedPair], str]:
+    """Rows, last resets, the audit's reviewed pairs and the classifier version the proxy
+    last counted with (the shipped one for a store that never saw a proxy)."""
     if not db.is_file():
         raise ReportError(f"no database at {db}")
     try:
@@ -137,7 +144,12 @@ def _read_store(
     except sqlite3.Error as exc:
         raise ReportError(f"cannot open {db} as a tunewatch store: {exc}") from exc
     try:
-        return store.observations(model=model, since=since), store.last_resets()
+        return (
+            store.observations(model=model, since=since),
+            store.last_resets(),
+            store.reviewed_pairs("human"),
+            store.get_meta("classifier") or weights_version(),
+        )
     except sqlite3.Error as exc:
         raise ReportError(f"cannot read {db}: {exc}") from exc
     finally:

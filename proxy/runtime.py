@@ -47,7 +47,11 @@ def build_runtime(config: Config, metrics: Metrics) -> Runtime:
     routes = build_routes(config)
     api_keys = client_keys(config)
     engine = DriftEngine(drift_settings(config))
-    store = Store(config.store.path, retention_seconds=config.store.retention)
+    store = Store(
+        config.store.path,
+        retention_seconds=config.store.retention,
+        audit_keep_seconds=config.audit.keep_days * 86400.0,
+    )
     monitor = Monitor(
         config, routes, metrics, engine, store,
         known_categories=[c.name for c in categories(config)],
@@ -85,6 +89,7 @@ def client_keys(config: Config) -> list[bytes]:
 @asynccontextmanager
 async def running(runtime: Runtime) -> AsyncIterator[None]:
     """Restore the evidence, start the background work; stop it all on the way out."""
+    await runtime.monitor.adopt_classifier()
     restored = await asyncio.to_thread(runtime.store.rebuild, runtime.engine)
     async with upstream_client() as upstreams:
         runtime.upstreams = upstreams
@@ -131,12 +136,14 @@ def build_scheduler(
         concurrency=config.probes.concurrency,
         jitter=config.probes.jitter,
         keep_text=config.store.keep_text != "none",
+        audit_rate=config.audit.rate,
     )
 
     def record(model: str, result: ProbeResult) -> None:
         monitor.record_pair(
             model, "probe", result.probe.category, result.tuned, result.base,
             pack=result.pack, probe=result.probe.id, expect=result.probe.expect,
+            audited=result.audited,
         )  # fmt: skip
 
     registry = PackRegistry(config.probes.paths)

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from tunewatch.monitoring.classifier.features import extract
+from tunewatch.monitoring.classifier_version import WEIGHTS_PATH
 
 Refusal = Literal["none", "partial", "full"]
-WEIGHTS_PATH = Path(__file__).with_name("weights.json.gz")
 FORMAT = "tunewatch-refusal-v1"
 HEADS = ("refusal", "partial", "caution")
 

@@ -18,12 +18,14 @@ from tunewatch.monitoring.report.model import (
     Report,
     Row,
 )
-from tunewatch.monitoring.report.svg import shared_limit, trend_svg
+from tunewatch.monitoring.report.svg import forest_svg, shared_limit, trend_svg
 from tunewatch.monitoring.report.text import (
+    AUDIT_BLURB,
     EXPECT_FAILURE,
     METRIC_TITLES,
     SOURCE_BLURBS,
     SOURCE_TITLES,
+    corrected_text,
     diff_text,
     evidence_text,
     finding_text,
@@ -77,6 +79,11 @@ svg .estimate { fill: none; stroke: #08519c; stroke-width: 2; }
 svg .estimate-dot { fill: #08519c; }
 svg .alarm { stroke: var(--alarm); stroke-width: 1.5; stroke-dasharray: 3 2; }
 svg .alarm-label { fill: var(--alarm); font-size: 10px; }
+svg.forest { display: block; background: #fff; max-width: 420px; }
+svg .ci-raw { stroke: #9e9e9e; stroke-width: 2; }
+svg .pt-raw { fill: #9e9e9e; }
+svg .ci-fixed { stroke: #08519c; stroke-width: 2; }
+svg .pt-fixed { fill: #08519c; }
 svg .plot-title { font-size: 12px; font-weight: 600; fill: var(--ink); }
 svg .tick { font-size: 10px; fill: var(--muted); }
 svg .axis { font-size: 10px; fill: var(--ink); }
@@ -245,6 +252,7 @@ def _model(m: ModelReport) -> str:
         out.append(f"<h3>{escape(SOURCE_TITLES.get(source, source))}</h3>")
         out.append(f'<p class="blurb">{escape(SOURCE_BLURBS.get(source, ""))}</p>')
         out.append(_results_table(m.rows_for(source)))
+    out.append(_audit(m))
     out.append(_trends(m))
     out.append(_expectations(m))
     out.append(_examples(m))
@@ -257,6 +265,7 @@ def _results_table(rows: Sequence[Row]) -> str:
         "<thead><tr><th>Category</th><th>Metric</th><th class=num>Pairs</th>"
         "<th class=num>Tuned rate [95% CI]</th><th class=num>Base rate [95% CI]</th>"
         "<th class=num>Difference tuned − base [95% CI]</th>"
+        "<th class=num>Corrected by audit [95% CI]</th>"
         "<th class=num>log E / threshold</th><th>Verdict</th></tr></thead>"
     )
     body = []
@@ -272,12 +281,54 @@ def _results_table(rows: Sequence[Row]) -> str:
             f"<td class=num>{escape(rate_text(row.tuned))}</td>",
             f"<td class=num>{escape(rate_text(row.base))}</td>",
             f"<td class=num>{_diff_cell(row)}</td>",
+            f"<td class=num>{escape(corrected_text(row))}</td>",
             f"<td class=num>{escape(evidence_text(row))}</td>",
             f"<td>{_verdict_cell(row)}</td>",
         ]
         cls = ' class="alarm"' if row.alarm else ""
         body.append(f"<tr{cls}>{''.join(cells)}</tr>")
     return f"<table class=results>{head}<tbody>{''.join(body)}</tbody></table>"
+
+
+def _audit(m: ModelReport) -> str:
+    if not m.bias:
+        return ""
+    out = ["<h3>Audit: reviewed labels</h3>", f'<p class="blurb">{escape(AUDIT_BLURB)}</p>']
+    rows = [
+        [
+            escape(METRIC_TITLES.get(b.metric, b.metric)),
+            str(b.reviewed),
+            escape(rate_text(b.tuned_error)),
+            escape(rate_text(b.base_error)),
+            f"{b.log_evalue:.2f} / {b.threshold:.2f}",
+            '<span class="verdict-alarm">LABELLER BIAS</span>'
+            if b.alarm
+            else '<span class="verdict-ok">no bias found</span>',
+        ]
+        for b in m.bias
+    ]
+    out.append(
+        _table(
+            [
+                "Metric",
+                "Reviewed pairs",
+                "Classifier wrong on tuned [95% CI]",
+                "Classifier wrong on base [95% CI]",
+                "log E / threshold",
+                "Verdict",
+            ],
+            rows,
+        )
+    )
+    for metric in ("refusal", "caution"):
+        fixed = [
+            (f"{r.source}/{r.category}", r.drift, r.corrected)
+            for r in m.rows
+            if r.metric == metric and r.drift is not None and r.corrected is not None
+        ]
+        if fixed:
+            out.append(f"<figure>{forest_svg(fixed, METRIC_TITLES[metric])}</figure>")
+    return "".join(out)
 
 
 def _trends(m: ModelReport) -> str:

@@ -14,10 +14,12 @@ from html import escape
 from tunewatch.monitoring.report.model import Difference, ModelReport, Report, Row
 from tunewatch.monitoring.report.svg import shared_limit, sparkline
 from tunewatch.monitoring.report.text import (
+    AUDIT_BLURB,
     EXPECT_FAILURE,
     METRIC_TITLES,
     SOURCE_BLURBS,
     SOURCE_TITLES,
+    corrected_text,
     diff_text,
     evidence_text,
     finding_text,
@@ -129,6 +131,7 @@ def _model(m: ModelReport) -> list[str]:
         out += [f"### {SOURCE_TITLES.get(source, md(source))}", "", SOURCE_BLURBS.get(source, "")]
         out.append("")
         out += _results(m.rows_for(source))
+    out += _audit(m)
     out += _trends(m)
     out += _expectations(m)
     out += _examples(m)
@@ -144,6 +147,7 @@ def _results(rows: Sequence[Row]) -> list[str]:
             "Tuned rate [95% CI]",
             "Base rate [95% CI]",
             "Difference tuned − base [95% CI]",
+            "Corrected by audit [95% CI]",
             "log E / threshold",
             "Verdict",
         ],
@@ -155,13 +159,31 @@ def _results(rows: Sequence[Row]) -> list[str]:
                 rate_text(r.tuned),
                 rate_text(r.base),
                 _bold_if(diff_text(r.drift), bool(r.drift and r.drift.excludes_zero)),
+                corrected_text(r),
                 evidence_text(r),
                 _verdict(r),
             ]
             for r in rows
         ],
-        numeric={2, 3, 4, 5, 6},
+        numeric={2, 3, 4, 5, 6, 7},
     )
+
+
+def _audit(m: ModelReport) -> list[str]:
+    if not m.bias:
+        return []
+    out = ["### Audit: reviewed labels", "", AUDIT_BLURB, ""]
+    return out + _table(
+        ["Metric", "Reviewed pairs", "Classifier wrong on tuned [95% CI]",
+         "Classifier wrong on base [95% CI]", "log E / threshold", "Verdict"],
+        [
+            [METRIC_TITLES.get(b.metric, b.metric), str(b.reviewed), rate_text(b.tuned_error),
+             rate_text(b.base_error), f"{b.log_evalue:.2f} / {b.threshold:.2f}",
+             "**LABELLER BIAS**" if b.alarm else "no bias found"]
+            for b in m.bias
+        ],
+        numeric={1, 2, 3, 4},
+    )  # fmt: skip
 
 
 def _trends(m: ModelReport) -> list[str]:

@@ -11,9 +11,11 @@ import math
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from tunewatch.monitoring.audit import AuditSummary, BiasSettings, ReviewedPair, summarise
+from tunewatch.monitoring.audit import verdict as audit_verdict
 from tunewatch.monitoring.categories import Category, by_name, meets
 from tunewatch.monitoring.drift import METRICS, DriftEngine, DriftSettings, Labels, Metric
 from tunewatch.monitoring.stats import PairedTable, log_evalue, paired_difference
@@ -87,6 +89,22 @@ class Row:
     base: Rate
     pairs: PairCounts
     drift: Difference | None  # None without pairs (live traffic alone)
+    log_evalue: float
+    threshold: float
+    alarm: bool
+    # the difference corrected for the classifier's errors by the reviewed audit sample
+    corrected: Difference | None = None  # n: reviewed pairs behind it
+    audit: str | None = None  # why an alarm is not verified by the audit; None otherwise
+
+
+@dataclass(frozen=True, slots=True)
+class LabellerBias:
+    """How often the classifier disagreed with the reviewers, per role, for one metric."""
+
+    metric: Metric
+    reviewed: int
+    tuned_error: Rate
+    base_error: Rate
     log_evalue: float
     threshold: float
     alarm: bool
@@ -174,6 +192,7 @@ class ModelReport:
     examples: tuple[Example, ...]
     divergent_pairs: int
     text_stored: bool
+    bias: tuple[LabellerBias, ...] = ()  # empty without reviewed pairs
 
     def rows_for(self, source: str) -> tuple[Row, ...]:
         return tuple(r for r in self.rows if r.source == source)
@@ -209,6 +228,7 @@ class Report:
     alarms: tuple[Finding, ...]
     biggest: tuple[Finding, ...]
     observations: int
+    classifier: str | None = None  # the classifier version whose labels the audit checked
 
 
 def label_text(refusal: str, caution: bool) -> str:
@@ -244,6 +264,8 @@ def build_report(
     generated_at: float | None = None,
     title: str = "tunewatch drift report",
     categories: Iterable[Category] = (),
+    reviewed: Sequence[ReviewedPair] = (),
+    classifier: str | None = None,
 ) -> Report:
     """Replay `observations` (rows as `Store.observations` returns them) into a fresh engine.
 
@@ -251,6 +273,8 @@ def build_report(
     pair_id go to `add_single`. Rows older than their model's last reset are left out, exactly
     as `Store.rebuild` does after a restart, so the figures match the running proxy's.
     `categories` adds the config's custom categories, for their hazard names and order.
+    `reviewed` pairs (the audit) labelled by the `classifier` version correct the differences
+    for the classifier's errors, as the running proxy's /drift does.
     """
     now = time.time() if generated_at is None else generated_at
     engine = DriftEngine(settings, clock=lambda: now)
@@ -275,6 +299,9 @@ def build_report(
             )
         )
 
+    if reviewed and classifier is not None:
+        audit = summarise(engine, reviewed, classifier, BiasSettings(alpha=settings.alpha))
+        models = [_audited(m, audit) for m in models]
     alarms = tuple(Finding(m.name, r) for m in models for r in m.rows if r.alarm)
     measured = [Finding(m.name, r) for m in models for r in m.rows if r.drift is not None]
     measured.sort(key=lambda f: _biggest_key(f.row))
@@ -287,7 +314,44 @@ def build_report(
         alarms=alarms,
         biggest=biggest[:MAX_BIGGEST],
         observations=len(observations),
+        classifier=classifier,
     )
+
+
+def _audited(m: ModelReport, audit: AuditSummary) -> ModelReport:
+    rows = []
+    for row in m.rows:
+        fixed = audit.corrected.get((m.name, row.source, row.category, row.metric))
+        as_series = {"model": m.name, "source": row.source, "category": row.category,
+                     "metric": row.metric, "alarm": row.alarm}  # fmt: skip
+        rows.append(
+            replace(
+                row,
+                corrected=None
+                if fixed is None
+                else Difference(**fixed["drift"], n=fixed["reviewed"]),
+                audit=audit_verdict(as_series, audit),
+            )
+        )
+    bias = tuple(
+        LabellerBias(
+            metric,
+            b["reviewed"],
+            _error_rate(b["tuned_error"], b["reviewed"]),
+            _error_rate(b["base_error"], b["reviewed"]),
+            b["log_evalue"],
+            b["threshold"],
+            b["alarm"],
+        )
+        for (model, metric), b in sorted(audit.bias.items())
+        if model == m.name
+    )
+    return replace(m, rows=tuple(rows), bias=bias)
+
+
+def _error_rate(figures: Mapping[str, float], n: int) -> Rate:
+    return Rate(figures["rate"], figures["lower"], figures["upper"], n,
+                round(figures["rate"] * n) if n else 0)  # fmt: skip
 
 
 def _biggest_key(row: Row) -> tuple[float, float]:

@@ -11,7 +11,7 @@ import math
 from collections.abc import Sequence
 from html import escape
 
-from tunewatch.monitoring.report.model import Trend, TrendPoint
+from tunewatch.monitoring.report.model import Difference, Trend, TrendPoint
 from tunewatch.monitoring.report.text import short_when
 
 WIDTH, HEIGHT = 300, 180
@@ -138,4 +138,49 @@ def sparkline(values: Sequence[float], limit: float) -> str:
             continue
         frac = (max(-limit, min(limit, v)) + limit) / (2 * limit)
         out.append(blocks[round(frac * (len(blocks) - 1))])
+    return "".join(out)
+
+
+def forest_svg(rows: Sequence[tuple[str, Difference, Difference]], metric_title: str) -> str:
+    """Per category: the classifier's difference (grey) above the audit-corrected one (dark),
+    each with its 95% interval, on one scale with a dashed zero line."""
+    line_h = 26
+    label_w = 130
+    height = TOP + line_h * len(rows) + 24
+    width = 420
+    plot_w = width - label_w - RIGHT
+    limit = next(
+        (v for v in _NICE
+         if max((max(abs(d.lower), abs(d.upper)) for _, r, c in rows for d in (r, c)),
+                default=0.0) <= v + 1e-9),
+        1.0,
+    )  # fmt: skip
+
+    def x(value: float) -> float:
+        return label_w + plot_w * (max(-limit, min(limit, value)) + limit) / (2 * limit)
+
+    title = (
+        f"{metric_title} difference (tuned − base): classifier vs audit-corrected, 95% intervals"
+    )
+    out = [
+        f'<svg class="forest" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{escape(title)}"><title>{escape(title)}</title>',
+        f'<line x1="{x(0):.1f}" y1="{TOP - 8}" x2="{x(0):.1f}" y2="{height - 20}" '
+        'class="zero" stroke-dasharray="3,3"/>',
+    ]
+    for i, (label, raw, fixed) in enumerate(rows):
+        top = TOP + i * line_h
+        out.append(f'<text x="4" y="{top + 12}" class="tick">{escape(label)}</text>')
+        for offset, diff, cls in ((4, raw, "raw"), (14, fixed, "fixed")):
+            out.append(
+                f'<line x1="{x(diff.lower):.1f}" y1="{top + offset}" x2="{x(diff.upper):.1f}" '
+                f'y2="{top + offset}" class="ci-{cls}"/>'
+                f'<circle cx="{x(diff.estimate):.1f}" cy="{top + offset}" r="3" class="pt-{cls}"/>'
+            )
+    for value in (-limit, 0.0, limit):
+        out.append(
+            f'<text x="{x(value):.1f}" y="{height - 6}" text-anchor="middle" class="tick">'
+            f"{100 * value:+.0f} pp</text>"
+        )
+    out.append("</svg>")
     return "".join(out)

@@ -66,7 +66,26 @@ def evidence_text(row: Row) -> str:
 def verdict(row: Row) -> str:
     if row.drift is None:
         return "no pairs"
+    if row.alarm and row.audit:
+        return f"ALARM ({row.audit})"
     return "ALARM" if row.alarm else "no alarm"
+
+
+def corrected_text(row: Row) -> str:
+    """The audit-corrected difference with the reviewed pairs behind it, or a dash."""
+    if row.corrected is None:
+        return "–"
+    return f"{diff_text(row.corrected)} ({row.corrected.n} reviewed)"
+
+
+AUDIT_BLURB = (
+    "People reviewed a uniform random sample of pairs blind (without being told which answer "
+    "was the tuned model's). 'Corrected' differences remove the classifier's errors, as "
+    "measured on that sample, from the difference over all pairs (prediction-powered "
+    "inference, power-tuned; 95% intervals). The labeller-bias test asks whether the "
+    "classifier is wrong more often on one model's answers than on the other's; while it "
+    "alarms, that model's drift alarms are unverified."
+)
 
 
 def when(ts: float | None) -> str:

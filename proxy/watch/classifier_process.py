@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from tunewatch.monitoring.analysis import Analysis, Item, analyse_batch, init_worker, live_rows
-from tunewatch.monitoring.store import Observation, connect, insert
+from tunewatch.monitoring.classifier_version import weights_version
+from tunewatch.monitoring.store import AuditPair, Observation, connect, insert
 from tunewatch.proxy.logs import setup_logging
 
 log = logging.getLogger("tunewatch.worker")
@@ -54,6 +55,7 @@ def _serve(
     rules: list[tuple[str, str]],
     store: Path | None,
     log_level: str | None,
+    weights: str | None,
 ) -> None:
     """The child: classify each batch in arrival order until the parent closes its pipe, and
     write the rows sent with the batch and the batch's live rows to `store` before answering.
@@ -69,8 +71,8 @@ def _serve(
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     except (AttributeError, OSError):  # not Linux: the lowest nice value does what it can
         os.nice(19)
-    init_worker(rules)
-    writer = _Rows(store)
+    init_worker(rules, weights)
+    writer = _Rows(store, weights_version(weights))
     while True:
         try:
             items, rows = pickle.loads(requests.recv_bytes())
@@ -89,11 +91,12 @@ def _serve(
 class _Rows:
     """The child's writer; connects on first use, and again after a failure."""
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, classifier: str) -> None:
         self.path = path
+        self.classifier = classifier
         self.conn: sqlite3.Connection | None = None
 
-    def write(self, rows: list[Observation]) -> tuple[int, int]:
+    def write(self, rows: list[Observation | AuditPair]) -> tuple[int, int]:
         """Rows written and rows lost, in one transaction (a pair's two rows together or
         neither): a failed write loses its rows, never the analyses."""
         if self.path is None or not rows:
@@ -101,7 +104,7 @@ class _Rows:
         try:
             if self.conn is None:
                 self.conn = connect(self.path)
-            return insert(self.conn, rows), 0
+            return insert(self.conn, rows, self.classifier), 0
         except sqlite3.Error:
             log.exception("writing %d rows failed; they are lost", len(rows))
             return 0, len(rows)
@@ -166,15 +169,17 @@ class ClassifierProcess:
         log_level: str | None = None,
         max_rows: int = 20_000,
         flush_after: float = 0.1,
+        weights: str | None = None,
     ) -> None:
         self.rules = list(rules)
+        self.weights = weights
         self.store = store
         self.on_rows_lost = on_rows_lost
         self.log_level = log_level
         self.max_rows = max_rows
         self.flush_after = flush_after
         self.rows_written = 0
-        self._rows: list[Observation] = []
+        self._rows: list[Observation | AuditPair] = []
         self._flush: asyncio.TimerHandle | None = None
         self._flushing: set[asyncio.Task[None]] = set()
         self._process: Any = None
@@ -189,7 +194,14 @@ class ClassifierProcess:
         parent_results, child_results = ctx.Pipe(duplex=False)
         self._process = ctx.Process(
             target=_serve,
-            args=(child_requests, child_results, self.rules, self.store, self.log_level),
+            args=(
+                child_requests,
+                child_results,
+                self.rules,
+                self.store,
+                self.log_level,
+                self.weights,
+            ),
             name="tunewatch-classifier",
             daemon=True,
         )
@@ -221,7 +233,7 @@ class ClassifierProcess:
     def pending_rows(self) -> int:
         return len(self._rows)
 
-    def write(self, *rows: Observation) -> bool:
+    def write(self, *rows: Observation | AuditPair) -> bool:
         """Queue rows written together (a pair's two) for the child; never blocks. False when
         the queue is full and they were dropped (and counted)."""
         if self.store is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +46,7 @@ class MirrorJob:
     request: dict[str, Any]
     category: str | None
     nbytes: int  # the request's size on the wire, held while the job waits
+    audited: bool = False  # drawn for the audit sample: both answers' text kept for review
     tuned: asyncio.Future[Analysis | None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -64,6 +66,7 @@ class Mirror:
         queue_size: int,
         queue_bytes: int,
         keep_text: bool,
+        audit_rate: float = 0.0,
         enqueue: Enqueue,
         on_pair: OnPair,
     ) -> None:
@@ -72,6 +75,7 @@ class Mirror:
         self.queue_bytes = queue_bytes
         self.nbytes = 0  # held by the jobs in `queue`
         self.keep_text = keep_text
+        self.audit_rate = audit_rate
         self.enqueue = enqueue
         self.on_pair = on_pair
         self._outcomes = Children(metrics.mirror)
@@ -90,7 +94,7 @@ class Mirror:
         self._outcomes(route.name, "sampled").inc()
         job = MirrorJob(
             route, exchange.endpoint, exchange.request_id, exchange.request, category,
-            exchange.request_bytes,
+            exchange.request_bytes, self.audit_rate > 0.0 and random.random() < self.audit_rate,
         )  # fmt: skip
         if self.queue.full() or self.nbytes + job.nbytes > self.queue_bytes:
             self._outcomes(route.name, "dropped").inc()
@@ -138,7 +142,9 @@ class Mirror:
             self.metrics.upstream_errors.labels(route.name, "base", "status").inc()
             self._outcomes(route.name, "failed").inc()
             return
-        item = Item(body, response=answer, category=job.category, keep_text=self.keep_text)
+        item = Item(
+            body, response=answer, category=job.category, keep_text=self.keep_text or job.audited
+        )
 
         # The pair is recorded when both answers are classified; this worker moves on, so its
         # slot bounds only the calls to the base model.

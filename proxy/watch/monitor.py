@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import sqlite3
+import time
 import uuid
 from typing import Any
 
 import httpx
 
 from tunewatch.monitoring.analysis import Analysis, Item, LiveRow
+from tunewatch.monitoring.audit import AuditSummary, BiasSettings, summarise
+from tunewatch.monitoring.classifier_version import weights_version
 from tunewatch.monitoring.drift import DriftEngine, Labels
 from tunewatch.monitoring.metrics import Children, Metrics
 from tunewatch.monitoring.openai_text import follows_a_tool
-from tunewatch.monitoring.store import Store
+from tunewatch.monitoring.store import AuditPair, Observation, Store
 from tunewatch.proxy import http1
 from tunewatch.proxy.config import Config
 from tunewatch.proxy.forward import Exchange
@@ -37,6 +41,7 @@ CATEGORY_HEADER = "x-tunewatch-category"
 # Salted so the live classification sample is independent of the mirror sample.
 _CLASSIFY_SALT = "classify:"
 _PRUNE_EVERY = 300.0  # seconds between deletions of rows past store.retention
+_AUDIT_EVERY = 15.0  # seconds between recomputations of the audit's corrected figures
 
 
 class Monitor:
@@ -64,20 +69,28 @@ class Monitor:
             queue_size=config.monitor.mirror_queue_size,
             queue_bytes=config.monitor.queue_bytes,
             keep_text=self.keep_text != "none",
+            audit_rate=config.audit.rate,
             enqueue=lambda item, done, nbytes: self._enqueue(item, done, nbytes, pair=True),
             on_pair=self._mirrored_pair,
         )
         self.classifier = ClassifierProcess(
             rules,
             store=store.path if store is not None else None,
+            weights=config.classifier.weights,
             on_rows_lost=metrics.dropped.labels("store").inc,
             log_level=config.server.log_level,
             max_rows=config.monitor.store_queue_size,
         )
+        self.classifier_version = weights_version(config.classifier.weights)
+        self.bias_settings = BiasSettings(alpha=config.drift.alpha)
+        self.audit = AuditSummary({}, {}, {}, 0)  # human reviews
+        self.judged = AuditSummary({}, {}, {}, 0)  # the judge's labels, kept apart
         self._tasks: list[asyncio.Task[None]] = []
         self._responses = Children(metrics.responses)
         self._unlabelled = Children(metrics.unlabelled)
+        self._audited = Children(metrics.audit_pairs)
         metrics.watch_drift(engine)
+        metrics.watch_audit(lambda: self.audit)
 
     # -- the request path: O(1), never blocks, never raises ------------------------------
     def started(self, exchange: Exchange) -> None:
@@ -108,7 +121,7 @@ class Monitor:
             chunks=tuple(exchange.chunks),
             category=self._category(exchange),
             keep_text=self.keep_text == "all"
-            or (self.keep_text == "divergent" and job is not None),
+            or (job is not None and (self.keep_text == "divergent" or job.audited)),
             live=LiveRow(model, exchange.request_id, self.keep_text == "all")
             if self.store is not None
             else None,
@@ -145,7 +158,8 @@ class Monitor:
             ),
             *(self.mirror.worker(client) for _ in range(self.config.monitor.mirror_concurrency)),
         ]
-        if self.store is not None and self.store.retention_seconds:
+        if self.store is not None:
+            loops.append(self._audit_loop())
             loops.append(self._retention(self.store))
         self._tasks = [asyncio.create_task(loop) for loop in loops]
 
@@ -176,6 +190,44 @@ class Monitor:
                 log.exception("store retention prune failed")
             await asyncio.sleep(_PRUNE_EVERY)
 
+    async def _audit_loop(self) -> None:
+        while True:
+            try:
+                await self.refresh_audit()
+            except sqlite3.Error:
+                log.exception("reading the audit's reviews failed")
+            await asyncio.sleep(_AUDIT_EVERY)
+
+    async def refresh_audit(self) -> None:
+        """Recompute the corrected drift and the labeller-bias tests from the stored reviews
+        (also called after a review is stored, so the page and /drift agree at once)."""
+        if self.store is None:
+            return
+        human = await asyncio.to_thread(self.store.reviewed_pairs, "human")
+        judged = await asyncio.to_thread(self.store.reviewed_pairs, "judge")
+        self.audit = summarise(self.engine, human, self.classifier_version, self.bias_settings)
+        self.judged = summarise(self.engine, judged, self.classifier_version, self.bias_settings)
+
+    async def adopt_classifier(self) -> None:
+        """Start new evidence when the classifier changed since the store was last written:
+        evidence from two classifier versions is never mixed in one test."""
+        store = self.store
+        if store is None:
+            return
+        previous = await asyncio.to_thread(store.get_meta, "classifier")
+        if previous == self.classifier_version:
+            return
+        earlier = await asyncio.to_thread(store.observations, limit=1)
+        if previous is not None or earlier:
+            log.warning(
+                "the classifier changed (%s -> %s): drift evidence starts again",
+                previous or "unknown", self.classifier_version,
+            )  # fmt: skip
+            for name in self.routes:
+                self.metrics.resets.labels(name, "classifier").inc()
+                await asyncio.to_thread(store.add_reset, name, "classifier")
+        await asyncio.to_thread(store.set_meta, "classifier", self.classifier_version)
+
     async def reset(self, model: str | None, reason: str) -> list[str]:
         """Forget a model's drift evidence (all models when None), durably."""
         models = [model] if model is not None else list(self.routes)
@@ -198,7 +250,13 @@ class Monitor:
 
     def _mirrored_pair(self, job: MirrorJob, tuned: Analysis, base: Analysis) -> bool:
         return self.record_pair(
-            job.route.name, "mirror", tuned.category, tuned, base, request_id=job.request_id
+            job.route.name,
+            "mirror",
+            tuned.category,
+            tuned,
+            base,
+            request_id=job.request_id,
+            audited=job.audited,
         )
 
     def _count(self, model: str, role: str, source: str, category: str, labels: Labels) -> None:
@@ -216,9 +274,12 @@ class Monitor:
         pack: str | None = None,
         probe: str | None = None,
         expect: str | None = None,
+        audited: bool = False,
     ) -> bool:
         """One prompt answered by both models: the unit of evidence for drift. False when a
-        side had nothing to label (a tool call, an empty answer): that is no pair."""
+        side had nothing to label (a tool call, an empty answer): that is no pair. An
+        `audited` pair (drawn before the answers came, so the draw is uniform over pairs)
+        is also kept whole for review."""
         if not (tuned.labelled and base.labelled):
             for role, analysis in (("tuned", tuned), ("base", base)):
                 if not analysis.labelled:
@@ -237,10 +298,29 @@ class Monitor:
             "pair_id": pair_id, "request_id": request_id, "pack": pack, "probe": probe,
             "expect": expect, "category": category, "keep": keep,
         }  # fmt: skip
-        self.classifier.write(
+        rows: list[Observation | AuditPair] = [
             tuned.observation(model, source, "tuned", **extra),
             base.observation(model, source, "base", **extra),
-        )
+        ]
+        if audited:
+            self._audited(model, source).inc()
+            rows.append(
+                AuditPair(
+                    pair_id,
+                    time.time(),
+                    model,
+                    source,
+                    category,
+                    tuned.prompt,
+                    tuned.response,
+                    base.response,
+                    tuned.labels,
+                    base.labels,
+                    swap=random.random() < 0.5,
+                    sort_key=random.random(),
+                )
+            )
+        self.classifier.write(*rows)
         return True
 
 
