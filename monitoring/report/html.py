@@ -25,7 +25,6 @@ from tunewatch.monitoring.report.text import (
     METRIC_TITLES,
     SOURCE_BLURBS,
     SOURCE_TITLES,
-    corrected_text,
     diff_text,
     evidence_text,
     finding_text,
@@ -60,6 +59,7 @@ th, td { border-bottom: 1px solid var(--line); padding: 5px 8px; text-align: lef
          vertical-align: top; }
 thead th { background: var(--soft); border-bottom: 2px solid var(--line); font-weight: 600; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+thead th.num { white-space: normal; }
 tr.alarm td { background: var(--alarm-soft); }
 .verdict-alarm { color: var(--alarm); font-weight: 700; white-space: nowrap; }
 .verdict-ok { color: var(--ok); white-space: nowrap; }
@@ -281,7 +281,7 @@ def _results_table(rows: Sequence[Row]) -> str:
             f"<td class=num>{escape(rate_text(row.tuned))}</td>",
             f"<td class=num>{escape(rate_text(row.base))}</td>",
             f"<td class=num>{_diff_cell(row)}</td>",
-            f"<td class=num>{escape(corrected_text(row))}</td>",
+            f"<td class=num>{_corrected_cell(row)}</td>",
             f"<td class=num>{escape(evidence_text(row))}</td>",
             f"<td>{_verdict_cell(row)}</td>",
         ]
@@ -327,7 +327,11 @@ def _audit(m: ModelReport) -> str:
             if r.metric == metric and r.drift is not None and r.corrected is not None
         ]
         if fixed:
-            out.append(f"<figure>{forest_svg(fixed, METRIC_TITLES[metric])}</figure>")
+            out.append(
+                f"<figure><figcaption>{METRIC_TITLES[metric]}: the classifier's difference "
+                "(grey) and the audit-corrected one (blue), 95% intervals</figcaption>"
+                f"{forest_svg(fixed, METRIC_TITLES[metric])}</figure>"
+            )
     return "".join(out)
 
 
@@ -503,7 +507,17 @@ def _diff_cell(row: Row) -> str:
     return f'<span class="sure">{text}</span>' if row.drift and row.drift.excludes_zero else text
 
 
+def _corrected_cell(row: Row) -> str:
+    if row.corrected is None:
+        return "–"
+    reviewed = f'<span class="meta">{row.corrected.n} reviewed</span>'
+    return f"{escape(diff_text(row.corrected))}<br>{reviewed}"
+
+
 def _verdict_cell(row: Row) -> str:
+    if row.alarm and row.audit:  # the audit's word wraps under the verdict
+        note = f'<span class="meta">{escape(row.audit)}</span>'
+        return f'<span class="verdict-alarm">ALARM</span><br>{note}'
     cls = "verdict-alarm" if row.alarm else "verdict-ok" if row.drift else "meta"
     return f'<span class="{cls}">{escape(verdict(row))}</span>'
 

@@ -314,7 +314,7 @@ def _table(
 
 
 def _verdict(row: Row) -> str:
-    return "**ALARM**" if row.alarm else verdict(row)
+    return f"**{verdict(row)}**" if row.alarm else verdict(row)
 
 
 def _bold_if(text: str, bold: bool) -> str:

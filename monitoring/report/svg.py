@@ -148,7 +148,7 @@ def forest_svg(rows: Sequence[tuple[str, Difference, Difference]], metric_title:
     label_w = 130
     height = TOP + line_h * len(rows) + 24
     width = 420
-    plot_w = width - label_w - RIGHT
+    plot_w = width - label_w - 3 * RIGHT  # room for the last tick's label
     limit = next(
         (v for v in _NICE
          if max((max(abs(d.lower), abs(d.upper)) for _, r, c in rows for d in (r, c)),
