@@ -18,6 +18,7 @@ from tunewatch.proxy.admin import admin_router
 from tunewatch.proxy.config import Config
 from tunewatch.proxy.errors import error_response
 from tunewatch.proxy.forward import Endpoint, Forwarder
+from tunewatch.proxy.review import review_router
 from tunewatch.proxy.runtime import build_runtime, running
 from tunewatch.proxy.status import status_router
 
@@ -44,6 +45,7 @@ def create_app(config: Config, metrics: Metrics | None = None) -> FastAPI:
         app.router.routes.append(Route(path, _AsgiEndpoint(runtime.forwarder, kind)))
     app.include_router(status_router(runtime))
     app.include_router(admin_router(runtime))
+    app.include_router(review_router(runtime))
     app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     return app

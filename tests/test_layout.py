@@ -114,6 +114,7 @@ def test_the_wheel_holds_one_top_level_package_and_no_training_corpus(tmp_path: 
     assert "tunewatch/proxy/app.py" in names and "tunewatch/probes/packs/medical.yaml" in names
     assert "tunewatch/monitoring/classifier/weights.json.gz" in names
     assert "tunewatch/monitoring/classifier/features.py" in names
+    assert "tunewatch/proxy/templates/review.html" in names  # the review page ships
     assert not [n for n in names if n.rsplit("/", 1)[-1] in ("corpus.py", "fragments.py",
                                                               "handwritten.py", "train.py")]  # fmt: skip
 

@@ -113,6 +113,7 @@ def demo_config(
                    "concurrency": 8},
         "store": {"url": f"sqlite:///{workdir / 'tunewatch.db'}", "keep_text": "divergent"},
         "drift": {"alpha": 0.01, "window": "1h"},
+        "audit": {"rate": 0.05, "keep_days": 7},  # pairs to review blind at /admin/review
         "auth": {"admin_token_env": "TUNEWATCH_ADMIN_TOKEN"},
     }  # fmt: skip
 
@@ -304,6 +305,7 @@ def banner(stack: Stack, out: TextIO) -> None:
         f"  proxy (OpenAI API)  {stack.proxy.url}   models: {', '.join(DEMO_MODELS)}\n"
         f"  drift (JSON)        {stack.proxy.root}/drift\n"
         f"  metrics             {stack.proxy.root}/metrics\n"
+        f"  review (audit)      {stack.proxy.root}/admin/review   (log in with the admin token)\n"
         f"  vLLM                {stack.vllm.url}\n"
     )
     if stack.prometheus is not None:
