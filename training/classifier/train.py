@@ -11,7 +11,7 @@ import argparse
 import gzip
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +55,16 @@ def _matrix(rows: Sequence[set[str]], index: dict[str, int], scale: np.ndarray) 
     return csr_matrix((data, indices, indptr), shape=(len(rows), len(index)))
 
 
-def train(examples: Sequence[Example]) -> dict[str, Any]:
-    """Fit the heads on the train split and return the weights document."""
+def example_weight(example: Example) -> float:
+    """The shipped weighting: answers written whole count WRITTEN_WEIGHT, compositions 1."""
+    return WRITTEN_WEIGHT if example.style.startswith("written:") else 1.0
+
+
+def train(
+    examples: Sequence[Example], weight: Callable[[Example], float] = example_weight
+) -> dict[str, Any]:
+    """Fit the heads on the train split and return the weights document; `weight` lets
+    `tunewatch classifier adapt` give reviewed answers their own weight."""
     tr = [e for e in examples if e.split == "train"]
     feats = featurise(tr)
     df: dict[str, int] = {}
@@ -73,7 +81,7 @@ def train(examples: Sequence[Example]) -> dict[str, Any]:
         "partial": (is_ref, np.asarray([e.refusal == "partial" for e in tr])),
         "caution": (np.ones(len(tr), dtype=bool), np.asarray([e.caution for e in tr])),
     }
-    sample = np.asarray([WRITTEN_WEIGHT if e.style.startswith("written:") else 1.0 for e in tr])
+    sample = np.asarray([weight(e) for e in tr])
     weights, bias = [], []
     for head, (mask, y) in targets.items():
         keep = np.asarray([_uses(head, n) for n in names], dtype=float)
