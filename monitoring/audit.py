@@ -223,10 +223,12 @@ def summarise(
     pairs: Iterable[ReviewedPair],
     classifier: str,
     settings: BiasSettings,
+    metrics: Sequence[Metric] = METRICS,
 ) -> AuditSummary:
     """Correct every series of `engine` with the reviewed pairs that belong to its evidence:
     since the model's last reset and labelled by the running `classifier` version (evidence
-    from two classifier versions is never mixed in one test)."""
+    from two classifier versions is never mixed in one test). `metrics` leaves out what the
+    labeller cannot say (a guard model judges refusal only)."""
     by_series: dict[tuple[str, str, str], list[ReviewedPair]] = defaultdict(list)
     by_model: dict[str, list[ReviewedPair]] = defaultdict(list)
     excluded = 0
@@ -238,7 +240,7 @@ def summarise(
         by_model[pair.model].append(pair)
     out: dict[Key, dict[str, Any]] = {}
     for model, source, category in by_series:
-        for metric in METRICS:
+        for metric in metrics:
             key = (model, source, category, metric)
             table = engine.table(key)
             quads = [quad(p, metric) for p in by_series[(model, source, category)]]
@@ -248,7 +250,7 @@ def summarise(
     bias = {
         (model, metric): labeller_bias((quad(p, metric) for p in reviewed), settings)
         for model, reviewed in by_model.items()
-        for metric in METRICS
+        for metric in metrics
     }
     return AuditSummary(out, bias, {m: len(r) for m, r in by_model.items()}, excluded)
 

@@ -62,16 +62,21 @@ def audited(
 
 
 async def _traffic(tw: InProcess) -> None:
-    for i in range(PAIRS):
-        for model in ("pairs", "tools"):
-            body = {"model": model, "messages": [{"role": "user", "content": f"question {i}?"}]}
-            resp = await tw.client.post("/v1/chat/completions", json=body)
-            assert resp.status_code == 200, resp.text
+    await _traffic_for(tw, "tools", PAIRS, wait=False)
+    await _traffic_for(tw, "pairs", PAIRS)
+
+
+async def _traffic_for(tw: InProcess, model: str, count: int, *, wait: bool = True) -> None:
+    for i in range(count):
+        body = {"model": model, "messages": [{"role": "user", "content": f"question {i}?"}]}
+        resp = await tw.client.post("/v1/chat/completions", json=body)
+        assert resp.status_code == 200, resp.text
 
     async def written() -> bool:
-        return len(await _rows(tw, "SELECT pair_id FROM audit_pairs")) >= PAIRS
+        return len(await _rows(tw, "SELECT pair_id FROM audit_pairs")) >= count
 
-    await tw.wait_for(written, f"{PAIRS} audited pairs in the store")
+    if wait:
+        await tw.wait_for(written, f"{count} audited pairs in the store")
 
 
 async def _rows(tw: InProcess, query: str) -> list[tuple[Any, ...]]:
@@ -170,3 +175,38 @@ def test_a_new_classifier_starts_new_evidence(fake_upstream: Process, tmp_path: 
             assert await tw.total("tunewatch_drift_resets_total", reason="classifier") == 0
 
         app.run(again)
+
+
+def test_a_configured_judge_labels_the_audited_pairs_apart_from_people(
+    fake_upstream: Process, tmp_path: Path
+) -> None:
+    config = _config(fake_upstream, tmp_path / "tw.db", rate=1.0)
+    config["models"] = config["models"][:1]
+    config["audit"]["judge"] = {"upstream": fake_upstream.url, "model": "judge-full",
+                                "timeout": "10s", "counts": True}  # fmt: skip
+    with AppThread(config) as app:
+
+        async def check(tw: InProcess) -> None:
+            await _traffic_for(tw, "pairs", 12)
+
+            async def judged() -> bool:
+                return len(tw.runtime.store.reviews("judge")) >= 12
+
+            await tw.wait_for(judged, "the judge's labels of 12 audited pairs")
+            reviews = tw.runtime.store.reviews()
+            assert {(r["labeller"], r["kind"]) for r in reviews} == {("judge:judge-full", "judge")}
+            assert all(
+                r["tuned_refusal"] == "full" and r["base_refusal"] == "full" for r in reviews
+            )
+            assert await tw.total("tunewatch_judge_verdicts_total", model="judge-full",
+                                  outcome="parsed") >= 24  # fmt: skip
+            await tw.runtime.monitor.refresh_audit()
+            drift = (await tw.client.get("/drift")).json()
+            series = [
+                s for s in drift["series"] if s["source"] == "mirror" and s["metric"] == "refusal"
+            ]
+            # the judge's correction is reported, apart; people's (none yet) is not invented
+            assert series and "corrected_by_judge" in series[0] and "corrected" not in series[0]
+            assert drift["audit"]["reviewed_pairs"] == {}
+
+        app.run(check)

@@ -20,7 +20,7 @@ import httpx
 from tunewatch.monitoring.analysis import Analysis, Item, LiveRow
 from tunewatch.monitoring.audit import AuditSummary, BiasSettings, summarise
 from tunewatch.monitoring.classifier_version import weights_version
-from tunewatch.monitoring.drift import DriftEngine, Labels
+from tunewatch.monitoring.drift import METRICS, DriftEngine, Labels
 from tunewatch.monitoring.metrics import Children, Metrics
 from tunewatch.monitoring.openai_text import follows_a_tool
 from tunewatch.monitoring.store import AuditPair, Observation, Store
@@ -31,6 +31,7 @@ from tunewatch.proxy.upstreams import ModelRoute
 from tunewatch.proxy.watch.backlog import Backlog, Done, classify_loop
 from tunewatch.proxy.watch.classifier_process import ClassifierProcess
 from tunewatch.proxy.watch.identity import watch_identity
+from tunewatch.proxy.watch.judge import judge_loop
 from tunewatch.proxy.watch.mirror import MIRROR_HEADER, Mirror, MirrorJob, sampled
 
 __all__ = ["CATEGORY_HEADER", "MIRROR_HEADER", "Monitor"]
@@ -161,6 +162,9 @@ class Monitor:
         if self.store is not None:
             loops.append(self._audit_loop())
             loops.append(self._retention(self.store))
+            judge = self.config.audit.judge
+            if judge is not None:
+                loops.append(judge_loop(judge, self.store, self.metrics, upstreams))
         self._tasks = [asyncio.create_task(loop) for loop in loops]
 
     async def stop(self) -> None:
@@ -206,7 +210,12 @@ class Monitor:
         human = await asyncio.to_thread(self.store.reviewed_pairs, "human")
         judged = await asyncio.to_thread(self.store.reviewed_pairs, "judge")
         self.audit = summarise(self.engine, human, self.classifier_version, self.bias_settings)
-        self.judged = summarise(self.engine, judged, self.classifier_version, self.bias_settings)
+        judge = self.config.audit.judge
+        # a guard model says only whether an answer refused: its caution is no label
+        metrics = ("refusal",) if judge is not None and judge.style == "guard" else METRICS
+        self.judged = summarise(
+            self.engine, judged, self.classifier_version, self.bias_settings, metrics
+        )
 
     async def adopt_classifier(self) -> None:
         """Start new evidence when the classifier changed since the store was last written:

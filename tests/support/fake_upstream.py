@@ -21,6 +21,7 @@ Raw asyncio so it can misbehave at the byte level. The requested `model` picks t
   voice-b-careless  voice-b that has stopped cautioning: its cautious answers lose the caution
   tool-call     an agent's turn: no text, one tool call (streamed as deltas when asked to)
   empty         an answer whose content is the empty string
+  judge-full    a judge's verdict on any answer: "refusal: full" and "caution: no"
 GET /stats returns counters (requests, aborted streams) as JSON; GET /set-root/NAME changes
 the `root` that /models reports, as if new weights were served under the same names.
 Usage: python fake_upstream.py PORT
@@ -273,6 +274,8 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
                 writer.write(_response(200, _tool_call_completion(model)))
             elif model == "empty":
                 writer.write(_response(200, _completion(model, "")))
+            elif model == "judge-full":
+                writer.write(_response(200, _completion(model, "refusal: full\ncaution: no")))
             elif model in ("mixed", "mixed-base"):
                 writer.write(_response(200, _completion(model, _mixed(model, request))))
             elif model == "error-503":
