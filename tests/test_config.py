@@ -17,6 +17,7 @@ models:
     mirror: {rate: 0.1}
 probes: {paths: [probes/packs], interval: 15m, samples: 3}
 store: {url: sqlite:///var/tunewatch.db, keep_text: none}
+audit: {rate: 0.02, keep_days: 30}
 drift: {alpha: 0.01, window: 1h}
 auth: {api_keys_env: TUNEWATCH_API_KEYS, admin_token_env: TUNEWATCH_ADMIN_TOKEN}
 """
@@ -32,6 +33,21 @@ def test_the_design_contract_sketch_is_accepted() -> None:
     assert config.drift.window == 3600.0
     assert config.store.keep_text == "none"
     assert config.store.path == Path("var/tunewatch.db")
+    assert (config.audit.rate, config.audit.keep_days, config.audit.judge) == (0.02, 30.0, None)
+
+
+def test_audit_settings_are_checked_at_their_line() -> None:
+    text = GOOD.replace("audit: {rate: 0.02, keep_days: 30}", "audit: {rate: 2, keep_days: 0}")
+    assert _errors(text) == [
+        "cfg.yaml:9: audit.rate: Input should be less than or equal to 1",
+        "cfg.yaml:9: audit.keep_days: Input should be greater than 0",
+    ]
+    judge = GOOD.replace(
+        "audit: {rate: 0.02, keep_days: 30}",
+        "audit:\n  rate: 0.02\n  judge: {upstream: judge:8000, model: guard, style: strict}",
+    )
+    assert [e.split(": ", 2)[1] for e in _errors(judge)] == ["audit.judge.upstream",
+                                                            "audit.judge.style"]  # fmt: skip
 
 
 def _errors(text: str) -> list[str]:
@@ -104,5 +120,5 @@ def test_a_removed_key_is_rejected_by_name() -> None:
 
 def test_durations_need_a_unit() -> None:
     (error,) = _errors(GOOD.replace("window: 1h", "window: 3600"))
-    assert error.startswith("cfg.yaml:9: drift.window: ")
+    assert error.startswith("cfg.yaml:10: drift.window: ")
     assert 'needs a unit, e.g. "3600s"' in error
