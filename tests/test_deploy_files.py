@@ -61,6 +61,12 @@ CONTRACT = {
     "tunewatch_probe_pack_errors_total",
     "tunewatch_probe_packs_loaded",
     "tunewatch_drift_resets_total",
+    "tunewatch_audit_pairs_total",
+    "tunewatch_audit_reviewed_pairs",
+    "tunewatch_drift_corrected",
+    "tunewatch_label_agreement_ratio",
+    "tunewatch_labeller_bias_alarm",
+    "tunewatch_judge_verdicts_total",
 } | {
     f"{histogram}{suffix}"
     for histogram in (

@@ -390,6 +390,96 @@ def drift(layout: Layout) -> list[dict[str, Any]]:
     ]
 
 
+def audit(layout: Layout) -> list[dict[str, Any]]:
+    """The audit: does the classifier read the two models alike, and the corrected drift."""
+    per_replica = "{{model}} {{source}} {{category}} {{metric}} {{instance}}"
+    return [
+        row(layout, "Audit: reviewed labels"),
+        panel(
+            layout,
+            "Labeller bias (the classifier reads tuned and base differently)",
+            [
+                target(
+                    f"max by (model, metric) (tunewatch_labeller_bias_alarm{{{M}}})",
+                    "{{model}} {{metric}}",
+                ),
+            ],
+            kind="state-timeline",
+            w=8,
+            description="1 while the anytime-valid test on reviewed pairs finds the classifier "
+            "wrong more often on one model's answers: that model's drift alarms are unverified "
+            "(docs/audit.md).",
+        ),
+        panel(
+            layout,
+            "Classifier agrees with reviewers",
+            [
+                target(
+                    f"tunewatch_label_agreement_ratio{{{M}}}",
+                    "{{model}} {{role}} {{metric}} {{instance}}",
+                )
+            ],
+            unit="percentunit",
+            w=8,
+            description="Share of reviewed answers where the classifier's label matches people's.",
+        ),
+        panel(
+            layout,
+            "Pairs drawn for review and reviewed",
+            [
+                target(
+                    f"sum by (model) (increase(tunewatch_audit_pairs_total{{{M}}}[1h]))",
+                    "drawn per hour {{model}}",
+                ),
+                target(
+                    f"max by (model) (tunewatch_audit_reviewed_pairs{{{M}}})",
+                    "reviewed (counted) {{model}}",
+                ),
+            ],
+            w=8,
+            description="Reviewed: pairs labelled by people with the running classifier, since "
+            "the last reset (each replica counts the reviews in its own store).",
+        ),
+        panel(
+            layout,
+            "Drift corrected by the audit (tuned − base), with 95% bounds",
+            [
+                target(
+                    f'tunewatch_drift_corrected{{{DRIFT}, bound="estimate"}}',
+                    f"corrected {per_replica}",
+                ),
+                target(
+                    f'tunewatch_drift_corrected{{{DRIFT}, bound="lower"}}', f"lower {per_replica}"
+                ),
+                target(
+                    f'tunewatch_drift_corrected{{{DRIFT}, bound="upper"}}', f"upper {per_replica}"
+                ),
+                target(f"tunewatch_drift{{{DRIFT}}}", f"classifier {per_replica}"),
+            ],
+            unit="percentunit",
+            w=16,
+            overrides=[dashed("B"), dashed("C")],
+            description="The classifier's drift with its errors, measured on the reviewed "
+            "sample, removed (prediction-powered inference). Series with 10 reviewed pairs "
+            "or more.",
+        ),
+        panel(
+            layout,
+            "Judge model verdicts",
+            [
+                target(
+                    "sum by (model, outcome) "
+                    "(rate(tunewatch_judge_verdicts_total[$__rate_interval]))",
+                    "{{model}} {{outcome}}",
+                ),
+            ],
+            unit="reqps",
+            w=8,
+            description="A configured judge's calls by outcome (audit.judge; docs/judge.md).",
+        ),
+    ]
+
+
 def probes_and_mirror(layout: Layout) -> list[dict[str, Any]]:
     rate = "$__rate_interval"
     return [
@@ -546,7 +636,9 @@ def probes_and_mirror(layout: Layout) -> list[dict[str, Any]]:
 
 def dashboard() -> dict[str, Any]:
     layout = Layout()
-    panels = traffic(layout) + alarms(layout) + drift(layout) + probes_and_mirror(layout)
+    panels = (
+        traffic(layout) + alarms(layout) + drift(layout) + audit(layout) + probes_and_mirror(layout)
+    )
     return {
         "uid": "tunewatch",
         "title": "tunewatch: fine-tuned model safety drift",
