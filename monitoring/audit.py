@@ -7,10 +7,15 @@ model) label a uniform random sample of pairs; prediction-powered inference (Ang
 al., Science 2023) uses those labels to remove the classifier's bias from the estimate over
 *all* pairs, while the classifier's many labels keep the interval narrow. The power-tuned form
 (PPI++, Angelopoulos, Duchi and Zrnic 2023) weighs the classifier by how well it predicts the
-people, so the interval is never wider (asymptotically) than the reviewed labels' alone.
+people, so the interval is never wider (asymptotically) than the reviewed labels' alone; at
+under about 100 reviews the small-sample adjustment below can make it a little wider.
 
 Stratified by model and role: each model's pairs are corrected with that model's reviewed
 pairs, per source and category, and the tuned and base answers each get their own correction.
+
+The corrected 95% interval holds for one read. What confirms a drift alarm is a wider
+interval that holds at every read as reviews arrive (`sequence_z`), since /drift and the
+metrics are read continuously.
 
 The labeller-bias test asks whether the classifier is wrong more often on one model's answers
 than on the other's. Per reviewed pair, each side is right or wrong: paired binary outcomes,
@@ -41,11 +46,12 @@ from tunewatch.monitoring.stats import (
 
 MIN_REVIEWED = 10  # fewer reviewed pairs in a series give no corrected interval
 UNVERIFIED = "unverified: the classifier reads the two models differently"
-NOT_CONFIRMED = "not confirmed by the audit: the corrected interval includes 0"
+NOT_CONFIRMED = "not confirmed by the audit: the corrected difference may be 0"
 # One pair where only the tuned side is positive and one where only the base is, neither
 # predicted: measured by `python -m tunewatch.monitoring.audit_sim`, they lift the corrected
 # difference's coverage from about 94-95% to 96% at 300 reviewed pairs.
 _PSEUDO_PAIRS = ((1.0, 0.0), (-1.0, 0.0))
+_SEQUENCE_TARGET = 300  # reviewed pairs where the confirming interval is tightest
 _BIAS_TARGET = 30  # discordant (one side wrong) reviewed pairs where the bias test is sharpest
 
 
@@ -71,9 +77,25 @@ class Estimate:
     estimate: float
     lower: float
     upper: float
+    se: float  # the estimate's standard error
 
     def as_dict(self) -> dict[str, float]:
         return {"estimate": self.estimate, "lower": self.lower, "upper": self.upper}
+
+
+def sequence_z(n: int, alpha: float = 0.05, target: int = _SEQUENCE_TARGET) -> float:
+    """The multiple of the standard error that makes an interval valid at every read.
+
+    The fixed-sample interval holds for one read; recomputed as each review arrives, it
+    excludes the truth at some read far more often than 5% (measured by
+    `python -m tunewatch.monitoring.audit_sim`). The asymptotic confidence sequence of
+    Waudby-Smith, Arbour, Sinha, Kennedy and Ramdas (time-uniform central limit theory, 2024)
+    with Robbins' normal mixture widens it to stay valid however often it is read; `target`
+    is the number of reviews where it is tightest.
+    """
+    rho2 = (-2.0 * math.log(alpha) + math.log1p(-2.0 * math.log(alpha))) / target
+    grown = n * rho2 + 1.0
+    return math.sqrt(grown / (n * rho2) * math.log(grown / (alpha * alpha)))
 
 
 def ppi_mean(
@@ -113,9 +135,9 @@ def ppi_mean(
     variance = (var_y - 2 * lam * cov + lam * lam * var_f) / n
     if big_n:
         variance += lam * lam * unlabelled_var / big_n
-    half = z * math.sqrt(max(variance, 0.0))
+    se = math.sqrt(max(variance, 0.0))
     low, high = bounds
-    return Estimate(estimate, max(low, estimate - half), min(high, estimate + half))
+    return Estimate(estimate, max(low, estimate - z * se), min(high, estimate + z * se), se)
 
 
 def corrected(table: PairedTable, quads: Sequence[Quad]) -> dict[str, Any] | None:
@@ -150,6 +172,7 @@ def corrected(table: PairedTable, quads: Sequence[Quad]) -> dict[str, Any] | Non
         [(int(y_t) - int(y_b), int(f_t) - int(f_b)) for f_t, f_b, y_t, y_b in quads],
         d_mean, d_var, big_n, bounds=(-1.0, 1.0), pseudo=_PSEUDO_PAIRS,
     )  # fmt: skip
+    anytime = sequence_z(n) * drift.se
     reviewed_only = PairedTable()
     for _, _, y_t, y_b in quads:
         reviewed_only.add(y_t, y_b)
@@ -158,6 +181,11 @@ def corrected(table: PairedTable, quads: Sequence[Quad]) -> dict[str, Any] | Non
         "tuned": tuned.as_dict(),
         "base": base.as_dict(),
         "drift": drift.as_dict(),
+        # valid at every read, as reviews arrive: what confirms (or not) a drift alarm
+        "drift_anytime": {
+            "lower": max(-1.0, drift.estimate - anytime),
+            "upper": min(1.0, drift.estimate + anytime),
+        },
         "reviewed_only": {"estimate": diff, "lower": lo, "upper": hi},
         "reviewed": n,
         "pairs": big_n + n,
@@ -180,15 +208,26 @@ class BiasSettings:
 
 
 def labeller_bias(quads: Iterable[Quad], settings: BiasSettings) -> dict[str, Any]:
-    """Is the classifier wrong more often on the tuned model's answers than on the base's?"""
+    """Is the classifier wrong more often on the tuned model's answers than on the base's?
+
+    The test counts only the reviewed pairs whose two answers the reviewer labelled alike:
+    there both sides share one truth, so a classifier that reads the two models alike misreads
+    either side equally often, even when the models really drift apart (on all pairs, a real
+    drift alone changes the error rates of an even-handed classifier). The error rates shown
+    are over every reviewed pair.
+    """
     errors = PairedTable()  # "positive" = the classifier got that side wrong
+    alike = PairedTable()
     for f_t, f_b, y_t, y_b in quads:
         errors.add(f_t != y_t, f_b != y_b)
+        if y_t == y_b:
+            alike.add(f_t != y_t, f_b != y_b)
     n = errors.n
-    log_e = log_evalue(errors.tuned_only, errors.base_only, settings.rho)
+    log_e = log_evalue(alike.tuned_only, alike.base_only, settings.rho)
     tuned_wrong, base_wrong = errors.both + errors.tuned_only, errors.both + errors.base_only
     return {
         "reviewed": n,
+        "tested": alike.n,
         "tuned_error": _rate(tuned_wrong, n),
         "base_error": _rate(base_wrong, n),
         "log_evalue": log_e,
@@ -264,7 +303,10 @@ def verdict(series: dict[str, Any], summary: AuditSummary) -> str | None:
         return UNVERIFIED
     key = (series["model"], series["source"], series["category"], series["metric"])
     fixed = summary.corrected.get(key)
-    if fixed is not None and fixed["drift"]["lower"] <= 0.0 <= fixed["drift"]["upper"]:
+    if (
+        fixed is not None
+        and fixed["drift_anytime"]["lower"] <= 0.0 <= fixed["drift_anytime"]["upper"]
+    ):
         return NOT_CONFIRMED
     return None
 
