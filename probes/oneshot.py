@@ -6,9 +6,10 @@ Classification runs in-process here: a batch tool has no clients to protect from
 
 from __future__ import annotations
 
+import ssl
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -125,6 +126,7 @@ async def evaluate(
     keep_text: bool,
     analyser: Analyser | None = None,
     progress_out: TextIO = sys.stderr,
+    tls: Mapping[str, ssl.SSLContext] | None = None,
 ) -> Evaluation:
     categories = {c.name: c for c in BUILTIN}
     for pack in packs:
@@ -149,7 +151,7 @@ async def evaluate(
         )
         progress.step()
 
-    async with upstream_client() as client:
+    async with upstream_client(tls) as client:
         for pack in packs:
             stats: RoundStats = await run_round(
                 client, pack, tuned, base, analyse, concurrency=concurrency,

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable, Sequence
+import ssl
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import httpx
@@ -71,12 +72,18 @@ def samples_for(pack: Pack, probe: Probe, default: int | None, override: int | N
 Analyse = Callable[[list[Item]], Awaitable[list[Analysis]]]
 
 
-def upstream_client() -> httpx.AsyncClient:
+def upstream_client(tls: Mapping[str, ssl.SSLContext] | None = None) -> httpx.AsyncClient:
     """The client for calls off the hot path (probes, model listings, readiness). Idle
     connections close after 4 s, before uvicorn's (and so vLLM's) 5 s keep-alive could close
-    one under a request; no proxy settings from the environment; time-outs set per call."""
+    one under a request; no proxy settings from the environment; time-outs set per call.
+    `tls` maps an https origin (`https://host:port`) to the SSL context its calls use (the
+    configured CA and client certificate; proxy.upstreams.tls_contexts)."""
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=64, keepalive_expiry=4.0)
-    return httpx.AsyncClient(limits=limits, trust_env=False, timeout=None)
+    mounts = {
+        where: httpx.AsyncHTTPTransport(verify=ctx, limits=limits, trust_env=False)
+        for where, ctx in (tls or {}).items()
+    }
+    return httpx.AsyncClient(limits=limits, trust_env=False, timeout=None, mounts=mounts)
 
 
 async def ask(

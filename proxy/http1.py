@@ -10,9 +10,12 @@ request or more; a protocol that writes the request in one `write` and lets http
 only keep-alive pooling, a read timeout, flow control for streams, and clear failures. Model
 listings and probes, off the request path, use httpx (`tunewatch.probes.runner`).
 
-No retries: a POST is not idempotent (a retried generation costs a second generation), and
-an idle connection is dropped from the pool before the server's keep-alive limit would close
-it (uvicorn's, and so vLLM's, is 5 s; `keepalive` here defaults to 4 s).
+No retries here: a POST is not idempotent (a retried generation costs a second generation),
+and an idle connection is dropped from the pool before the server's keep-alive limit would
+close it (uvicorn's, and so vLLM's, is 5 s; `keepalive` here defaults to 4 s). A call that
+failed before a byte was written raises one of `NOT_SENT`, which `proxy.upstreams` may retry
+once on another replica. https upstreams are verified with the `ssl.SSLContext` given (the
+system's trust by default), hostname included.
 """
 
 from __future__ import annotations
@@ -35,7 +38,16 @@ class UpstreamError(Exception):
 
 
 class ConnectFailed(UpstreamError):
-    """No connection could be opened to the upstream."""
+    """No connection could be opened to the upstream (refused, unreachable, or its TLS
+    certificate not trusted); nothing was sent."""
+
+
+class ConnectTimeout(TimeoutError):
+    """No connection within the connect timeout; nothing was sent."""
+
+
+# The failures of a call whose request never left: another upstream can safely take it.
+NOT_SENT = (ConnectFailed, ConnectTimeout)
 
 
 def failure_kind(exc: BaseException) -> str:
@@ -264,6 +276,7 @@ class Pool:
         connect_timeout: float | None = None,
         keepalive: float = 4.0,
         max_idle: int = 100,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -278,7 +291,10 @@ class Pool:
         self.max_idle = max_idle
         self._idle: deque[_Connection] = deque()
         self._reaper: asyncio.TimerHandle | None = None
-        self._ssl: ssl.SSLContext | None = ssl.create_default_context() if self.tls else None
+        # verify the certificate and the hostname; `ssl_context` may add trust or a client cert
+        self._ssl: ssl.SSLContext | None = None
+        if self.tls:
+            self._ssl = ssl_context if ssl_context is not None else ssl.create_default_context()
 
     async def post(
         self, target: bytes, body: bytes, headers: bytes, *, read_timeout: float | None = None
@@ -286,8 +302,8 @@ class Pool:
         """POST `body` to `target` (a path) and read the whole answer; `headers` are whole
         `Name: value\\r\\n` lines.
 
-        Raises ConnectFailed, TimeoutError (connecting, or no data for `read_timeout` s) or
-        UpstreamError. A cancelled call closes its connection.
+        Raises ConnectFailed or ConnectTimeout (nothing was sent), TimeoutError (no data for
+        `read_timeout` s) or UpstreamError. A cancelled call closes its connection.
         """
         conn, response = await self._send(target, body, headers, read_timeout, stream=False)
         self.release(conn)
@@ -360,9 +376,11 @@ class Pool:
                     ssl=self._ssl,
                     server_hostname=self.host if self.tls else None,
                 )
-        except TimeoutError:
-            raise
-        except OSError as exc:
+        except TimeoutError as exc:
+            raise ConnectTimeout(
+                f"no connection to {self.host}:{self.port} in {self.connect_timeout:g} s"
+            ) from exc
+        except OSError as exc:  # ssl.SSLError (an untrusted certificate, say) included
             raise ConnectFailed(f"cannot connect to {self.host}:{self.port}: {exc}") from exc
         return conn
 
@@ -380,28 +398,35 @@ class Client:
 
     def __init__(self, *, keepalive: float = 4.0) -> None:
         self.keepalive = keepalive
-        self._pools: dict[tuple[str, float | None], tuple[Pool, bytes]] = {}
+        self._pools: dict[tuple[str, float | None, ssl.SSLContext | None], tuple[Pool, bytes]] = {}
 
     async def post(
         self, url: str, path: str, body: bytes, headers: bytes, *,
         connect_timeout: float | None = None, read_timeout: float | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> Response:  # fmt: skip
-        pool, target = self._pool(url, path, connect_timeout)
+        pool, target = self._pool(url, path, connect_timeout, tls)
         return await pool.post(target, body, headers, read_timeout=read_timeout)
 
     async def stream(
         self, url: str, path: str, body: bytes, headers: bytes, *,
         connect_timeout: float | None = None, read_timeout: float | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> Stream:  # fmt: skip
-        pool, target = self._pool(url, path, connect_timeout)
+        pool, target = self._pool(url, path, connect_timeout, tls)
         return await pool.stream(target, body, headers, read_timeout=read_timeout)
 
-    def _pool(self, url: str, path: str, connect_timeout: float | None) -> tuple[Pool, bytes]:
-        found = self._pools.get((url, connect_timeout))
+    def _pool(
+        self, url: str, path: str, connect_timeout: float | None, tls: ssl.SSLContext | None
+    ) -> tuple[Pool, bytes]:
+        key = (url, connect_timeout, tls)
+        found = self._pools.get(key)
         if found is None:
-            pool = Pool(url, connect_timeout=connect_timeout, keepalive=self.keepalive)
+            pool = Pool(
+                url, connect_timeout=connect_timeout, keepalive=self.keepalive, ssl_context=tls
+            )
             prefix = (urlsplit(url).path.rstrip("/") or "").encode()
-            found = self._pools[(url, connect_timeout)] = (pool, prefix)
+            found = self._pools[key] = (pool, prefix)
         pool, prefix = found
         return pool, prefix + path.encode()
 
