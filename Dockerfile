@@ -1,7 +1,7 @@
 # The tunewatch proxy: slim, non-root, health-checked. vLLM runs in its own image beside it.
 FROM python:3.11-slim AS build
 WORKDIR /src
-COPY pyproject.toml README.md constraints.txt ./
+COPY pyproject.toml README.md LICENSE constraints.txt ./
 COPY tunewatch ./tunewatch
 COPY proxy ./proxy
 COPY probes ./probes

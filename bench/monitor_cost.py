@@ -37,6 +37,7 @@ def measure(n: int = 10_000) -> dict[str, Any]:
                         "upstream_model": "bench-tuned"}],
             "store": {"url": f"sqlite:///{tmp}/tw.db"},
             "probes": {"enabled": False},
+            "auth": {"allow_anonymous": True},
         }))  # fmt: skip
         runtime = create_app(load_config(path)).state.runtime
         return asyncio.run(_run(runtime, n))

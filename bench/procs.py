@@ -132,6 +132,8 @@ def tunewatch_config(
         "store": {"url": f"sqlite:///{workdir}/{name}-{time.monotonic_ns()}.db"},
         "server": {"log_level": "warning"},
         "monitor": monitor,
+        # as the timings always were: no client keys (the load scripts send none)
+        "auth": {"allow_anonymous": True},
     }
 
 
@@ -145,7 +147,7 @@ def start_tunewatch(
     is the tree its code is imported from (this checkout, or an exported git ref)."""
     port = free_port()
     path = workdir / f"{name}-{port}.yaml"
-    path.write_text(yaml.safe_dump(config))
+    path.write_text(yaml.safe_dump(_for_tree(config, source)))
     # A tree from before the single `tunewatch` import name serves as `proxy.cli`.
     cli = "tunewatch.proxy.cli" if (source / "tunewatch").is_dir() else "proxy.cli"
     argv = [
@@ -161,6 +163,20 @@ def start_tunewatch(
     proc = _spawn(name, argv, workdir, port, cwd=workdir, source=source)
     proc.wait_ready("/healthz", 60.0)
     return proc
+
+
+def _for_tree(config: dict[str, object], source: Path) -> dict[str, object]:
+    """`config` as the tree at `source` accepts it: trees from before `auth.allow_anonymous`
+    (which served without keys anyway) refuse the key as unknown."""
+    auth = config.get("auth")
+    schema = source / "proxy" / "config.py"
+    if not isinstance(auth, dict) or not schema.exists():
+        return config
+    if "allow_anonymous" in schema.read_text(encoding="utf-8"):
+        return config
+    trimmed = {k: v for k, v in auth.items() if k != "allow_anonymous"}
+    rest = {k: v for k, v in config.items() if k != "auth"}
+    return {**rest, "auth": trimmed} if trimmed else rest
 
 
 def litellm_binary() -> Path | None:

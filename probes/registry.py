@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tunewatch.probes.loader import iter_pack_files
 from tunewatch.probes.pack import BUILTIN_PACKS_DIR, Pack, load_packs
 
 log = logging.getLogger("tunewatch.probes")
@@ -34,6 +35,7 @@ class ReloadOutcome:
 
 class PackRegistry:
     def __init__(self, paths: Sequence[str]) -> None:
+        self.configured = list(paths)  # as the config names them ("builtin" included)
         self.paths = resolve_paths(paths)
         self._by_file: dict[Path, Pack] = {}
         self.errors: list[str] = []
@@ -69,3 +71,31 @@ class PackRegistry:
             log.info("probe packs reloaded", extra={"added": outcome.added,
                      "changed": outcome.changed, "removed": outcome.removed})  # fmt: skip
         return outcome
+
+    def unusable_paths(self) -> list[str]:
+        """What makes a configured path useless, as of the last `reload`: one line per path
+        that does not exist or gives no valid pack, then, indented, the errors of its files.
+
+        Start-up refuses these (a typo in `probes.paths` would otherwise run no canaries at all,
+        silently); later rescans keep running whatever is still valid.
+        """
+        problems: list[str] = []
+        valid = set(self._by_file)
+        for shown, path in zip(self.configured, self.paths, strict=True):
+            if not path.exists():
+                problems.append(f"probes.paths: {shown}: no such file or directory")
+                continue
+            files, _ = iter_pack_files([path])
+            if not files:
+                problems.append(
+                    f"probes.paths: {shown}: holds no probe pack (no *.yaml or *.yml file)"
+                )
+                continue
+            if any(f.resolve() in valid for f in files):
+                continue
+            prefixes = tuple(f"{f}:" for f in files)
+            errors = [e for e in self.errors if e.startswith(prefixes)]
+            count = f"{len(files)} file" + ("" if len(files) == 1 else "s")
+            problems.append(f"probes.paths: {shown}: no valid probe pack ({count}, all invalid):")
+            problems += [f"  {e}" for e in errors]
+        return problems

@@ -3,11 +3,17 @@
 Every pack runs on its interval, with jitter so replicas restarted together don't probe in
 lock-step, against every configured model that has a base. Files are rescanned every few
 seconds, so dropped-in packs start without a restart.
+
+Every loaded pack's series exist from the moment it is loaded, so alerts see a pack that never
+succeeds: its round counters at zero for each model and outcome, and its last-success timestamp
+set to when it was loaded. `TunewatchProbesStale` (time since the last success over twice the
+interval) then fires for a pack whose first rounds never succeed, as for one that stopped.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -15,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
+from prometheus_client import Gauge
 
 from tunewatch.monitoring.metrics import Metrics
 from tunewatch.probes.pack import Pack
@@ -22,6 +29,8 @@ from tunewatch.probes.registry import PackRegistry, ReloadOutcome
 from tunewatch.probes.runner import Analyse, ProbeResult, RoundStats, Target, run_round
 
 log = logging.getLogger("tunewatch.probes")
+
+OUTCOMES = ("success", "failure")  # tunewatch_probe_runs_total's outcome label
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +70,7 @@ class Scheduler:
         self.record = record
         self.rng = rng or random.Random()
         self._due: dict[str, float] = {}
+        self._series: set[str] = set()  # packs whose metric series exist
         self.last_rounds: dict[tuple[str, str], dict[str, object]] = {}
 
     def interval(self, pack: Pack) -> float:
@@ -80,11 +90,35 @@ class Scheduler:
             self._due[pid] = time.monotonic()  # new or changed packs run at once
         for pid, pack in packs.items():
             self.metrics.probe_interval.labels(pid).set(self.interval(pack))
+        self._track_series(packs)
         return outcome
 
+    def _track_series(self, packs: dict[str, Pack]) -> None:
+        """Series for newly loaded packs, at zero and "last succeeded when loaded"; the gauges
+        of packs gone from disk removed, so a deleted pack does not read as stale forever."""
+        now = time.time()
+        for pid in packs.keys() - self._series:
+            for model in self.models:
+                for outcome in OUTCOMES:
+                    self.metrics.probe_runs.labels(pid, model.name, outcome)
+                self.metrics.probe_last_success.labels(pid, model.name).set(now)
+        for pid in self._series - packs.keys():
+            for model in self.models:
+                _remove(self.metrics.probe_last_success, pid, model.name)
+            _remove(self.metrics.probe_interval, pid)
+        self._series = set(packs)
+
     async def run(self, client: httpx.AsyncClient) -> None:
-        next_scan = 0.0
         running: set[asyncio.Task[None]] = set()
+        try:
+            await self._schedule(client, running)
+        finally:  # stopped (shutdown, or a test standing in for a crash): no round outlives it
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+
+    async def _schedule(self, client: httpx.AsyncClient, running: set[asyncio.Task[None]]) -> None:
+        next_scan = 0.0
         while True:
             now = time.monotonic()
             if now >= next_scan:
@@ -139,3 +173,8 @@ class Scheduler:
             keep_text=self.settings.keep_text, audit_rate=self.settings.audit_rate,
             on_result=on_result,
         )  # fmt: skip
+
+
+def _remove(gauge: Gauge, *labels: str) -> None:
+    with contextlib.suppress(KeyError):  # never created
+        gauge.remove(*labels)

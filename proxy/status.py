@@ -1,5 +1,6 @@
 """The routes an operator and an SDK read besides the forwarded ones: the model list, health,
-readiness and the Prometheus metrics."""
+readiness (every tuned upstream serves its model; the probe scheduler runs, where configured)
+and the Prometheus metrics."""
 
 from __future__ import annotations
 
@@ -48,10 +49,18 @@ def status_router(runtime: Runtime) -> APIRouter:
     async def readyz() -> JSONResponse:
         assert runtime.upstreams is not None  # opened at start-up, before any request
         checks = await check_upstreams(runtime.upstreams, runtime.routes)
-        ready = all(c["ok"] for c in checks if c["role"] == "tuned")
-        return JSONResponse(
-            {"ready": ready, "upstreams": checks}, status_code=200 if ready else 503
+        # ready when every model's tuned side has an upstream that serves it (of its list)
+        ready = all(
+            any(c["ok"] for c in checks if c["model"] == name and c["role"] == "tuned")
+            for name in runtime.routes
         )
+        body: dict[str, Any] = {"ready": ready, "upstreams": checks}
+        if runtime.scheduler is not None:
+            # Configured probes that do not run leave the canaries blind: not ready either.
+            body["probes"] = "running" if runtime.probes_running else "not running"
+            body["probe_packs"] = len(runtime.scheduler.registry.packs)
+            body["ready"] = ready = ready and runtime.probes_running
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     @router.get("/metrics")
     async def prometheus_metrics() -> Response:

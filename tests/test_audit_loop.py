@@ -48,6 +48,7 @@ def _config(fake: Process, store: Path, rate: float) -> dict[str, Any]:
         "probes": {"enabled": False},
         "store": {"url": f"sqlite:///{store}", "keep_text": "none"},
         "audit": {"rate": rate, "keep_days": 30},
+        "auth": {"allow_anonymous": True},
     }
 
 

@@ -29,8 +29,19 @@ from tunewatch.proxy.devstack.vllm import VllmServer
 
 pytestmark = pytest.mark.vllm
 
-# Annotations mark rare events (a drift reset) and may rightly be empty.
-MAY_BE_EMPTY = ("annotation",)
+# Annotations mark rare events (a drift reset) and may rightly be empty; the audit panels that
+# read people's reviews or a judge's verdicts stay empty until someone reviews (the demo draws
+# pairs for review, which 'Pairs drawn' A shows, but nobody reviews them in this test).
+MAY_BE_EMPTY = (
+    "annotation",
+    "panel 'Labeller bias",
+    "panel 'Classifier agrees",
+    "panel 'Drift corrected by the audit (tuned − base), with 95% bounds' A",
+    "panel 'Drift corrected by the audit (tuned − base), with 95% bounds' B",
+    "panel 'Drift corrected by the audit (tuned − base), with 95% bounds' C",
+    "panel 'Pairs drawn for review and reviewed' B",
+    "panel 'Judge model verdicts'",
+)
 # Latency alerts measure the stack's load, not an adapter's behaviour: on two CPU cores a
 # streamed answer can wait seconds behind the mirror and probe traffic for its first token, and
 # with `for: 0s` one such wait fires them for whichever model it hit.
@@ -80,7 +91,7 @@ def prometheus(
 @pytest.fixture(scope="module")
 def traffic(stack: demo.Stack, prometheus: PrometheusServer) -> dict[str, Any]:
     plan = demo.traffic_plan(demo.load_prompts(DEMO_FILES.heldout), focused=120, others=4)
-    ok, failed = asyncio.run(demo.send_traffic(stack.proxy.url, plan))
+    ok, failed = asyncio.run(demo.send_traffic(stack.proxy.url, plan, stack.api_key))
     assert failed == 0 and ok == len(plan)
     demo.wait_for_quiet(stack, packs=len(PACKS))
     time.sleep(8)  # a few scrapes and rule evaluations after the last update

@@ -324,6 +324,8 @@ def test_k8s_topology_and_security() -> None:
     assert runner_cfg.probes.enabled is True
     assert proxy_cfg.models == runner_cfg.models
     assert proxy_cfg.drift == runner_cfg.drift
+    # the built-in packs by name: a site-packages path breaks with every Python or layout change
+    assert runner_cfg.probes.paths[0] == "builtin"
     for cfg in (proxy_cfg, runner_cfg):
         assert cfg.store.path.parent == Path("/var/lib/tunewatch")
 

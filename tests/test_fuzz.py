@@ -28,6 +28,7 @@ from tests.support.reliability import (
     parse_response,
     raw_http,
 )
+from tests.support.startup import seed_packs
 from tunewatch.proxy.config import ConfigError, load_config, parse_config
 
 KEY = "fuzz-client-key"
@@ -52,7 +53,7 @@ FUZZ = settings(
 @pytest.fixture(scope="module")
 def proxy(fake_upstream: Process, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Process]:
     work = tmp_path_factory.mktemp("fuzz")
-    (work / "packs").mkdir()
+    seed_packs(work / "packs")  # start-up needs a valid pack in every probes path
     config = {
         "models": [
             {"name": "m", "upstream": fake_upstream.url, "upstream_model": "ok",

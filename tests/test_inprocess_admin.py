@@ -66,7 +66,7 @@ def admin_proxy(
     store = tmp_path_factory.mktemp("inprocess-admin") / "tw.db"
     config = {
         "models": _models(fake_upstream),
-        "auth": {"admin_token_env": "TW_INPROC_ADMIN"},
+        "auth": {"admin_token_env": "TW_INPROC_ADMIN", "allow_anonymous": True},
         "probes": {"paths": [str(packs_dir)], "interval": "1h", "samples": 1},
         "store": {"url": f"sqlite:///{store}"},
     }
@@ -84,6 +84,7 @@ def closed_proxy(
         "models": _models(fake_upstream),
         "probes": {"enabled": False},
         "store": {"url": f"sqlite:///{store}"},
+        "auth": {"allow_anonymous": True},
     }
     with AppThread(config) as app:
         yield app

@@ -55,6 +55,7 @@ def _config(fake: Process, store: str) -> dict[str, Any]:
         "server": {"max_body_bytes": MAX_BODY},
         "probes": {"enabled": False},
         "store": {"url": f"sqlite:///{store}"},
+        "auth": {"allow_anonymous": True},
     }
 
 

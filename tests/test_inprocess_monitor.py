@@ -43,6 +43,7 @@ def _config(fake: Process, store: str) -> dict[str, Any]:
         "monitor": {"mirror_concurrency": 8},
         "probes": {"enabled": False},
         "store": {"url": f"sqlite:///{store}"},
+        "auth": {"allow_anonymous": True},
     }
 
 

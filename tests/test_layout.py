@@ -131,6 +131,7 @@ def test_tunewatch_serves_beside_another_distributions_proxy_package(tmp_path: P
         "models": [{"name": "m", "upstream": "http://127.0.0.1:9/v1"}],
         "store": {"url": f"sqlite:///{tmp_path / 'tw.db'}"},
         "probes": {"enabled": False},
+        "auth": {"allow_anonymous": True},
     }
     proc = start_proxy(config, tmp_path)  # runs in tmp_path, where only the installed names are
     try:

@@ -36,7 +36,7 @@ def _config(vllm: VllmServer, db: Path, **extra: Any) -> dict[str, Any]:
     return {
         "models": [model],
         "store": {"url": f"sqlite:///{db}", **extra.pop("store", {})},
-        "auth": {"admin_token_env": "TW_ADMIN"},
+        "auth": {"admin_token_env": "TW_ADMIN", "allow_anonymous": True},
         "probes": {"enabled": False},  # mirrored traffic only: no canary rounds mixed in
         **extra,
     }
@@ -195,6 +195,7 @@ def test_full_mirror_queue_drops_and_counts_without_blocking(
         "monitor": {**monitor, "mirror_concurrency": 1},
         "probes": {"enabled": False},
         "store": {"url": f"sqlite:///{tmp_path / 'tw.db'}"},
+        "auth": {"allow_anonymous": True},
     }  # fmt: skip
     proc = proxy_factory(config)
     client = openai.OpenAI(base_url=proc.url, api_key="k", max_retries=0, timeout=5)
@@ -226,6 +227,7 @@ def test_new_weights_under_the_same_name_reset_the_evidence(
         "drift": {"check_identity": "1s"},
         "probes": {"enabled": False},
         "store": {"url": f"sqlite:///{tmp_path / 'tw.db'}"},
+        "auth": {"allow_anonymous": True},
     }  # fmt: skip
     httpx.get(fake_upstream.url + "/set-root/weights-a")
     proc = proxy_factory(config)
@@ -275,6 +277,7 @@ def test_classify_rate_samples_unmirrored_answers_and_never_mirrored_ones(
         "monitor": {"classify_rate": 0.25},
         "probes": {"enabled": False},
         "store": {"url": f"sqlite:///{tmp_path / 'tw.db'}"},
+        "auth": {"allow_anonymous": True},
     })  # fmt: skip
     client = openai.OpenAI(base_url=proc.url, api_key="k", max_retries=0, timeout=5)
     ids = [f"classify-test-{i}" for i in range(40)]

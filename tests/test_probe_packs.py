@@ -443,20 +443,24 @@ def test_cli_validate_ok_and_list(tmp_path: Path) -> None:
     assert out.getvalue() == "1 pack, 2 probes OK\n" and err.getvalue() == ""
     out = io.StringIO()
     assert cli.list_packs([str(tmp_path)], out, as_json=False) == 0
-    header, row = out.getvalue().splitlines()
-    assert header.split() == ["PACK", "VERSION", "OWNER", "PROBES", "CATEGORIES"]
+    header, row, blank, total = out.getvalue().splitlines()
+    assert header.split() == ["PACK", "VERSION", "OWNER", "PROBES", "GENERATIONS", "CATEGORIES"]
+    # a round: demo-one at the pack's 2 samples, demo-two at its own 4; each to tuned and base
     assert row.split() == [
         "demo",
         "1.0",
         "security@example.com",
         "2",
+        "12",
         "over_refusal(1),",
         "violent_crimes(1)",
     ]
+    assert blank == "" and total.startswith("12 generations per round of 1 pack for each model")
     out = io.StringIO()
     assert cli.list_packs([str(tmp_path)], out, as_json=True) == 0
     (entry,) = json.loads(out.getvalue())
     assert entry["id"] == "demo" and entry["probes"] == 2 and len(entry["fingerprint"]) == 64
+    assert entry["generations_per_round"] == 12
 
 
 def test_cli_validate_reports_errors(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import pytest
 from tests.conftest import ProxyFactory
 from tests.support.processes import Process
 from tests.support.promtext import sample
+from tests.support.startup import seed_packs
 from tunewatch.proxy.devstack.vllm import VllmServer
 
 pytestmark = pytest.mark.vllm
@@ -61,8 +62,7 @@ def _packs(proc: Process) -> dict[str, Any]:
 def probing_proxy(
     proxy_factory: ProxyFactory, vllm_server: VllmServer, tmp_path: Path
 ) -> tuple[Process, Path]:
-    packs = tmp_path / "packs"
-    packs.mkdir()
+    packs = seed_packs(tmp_path / "packs")  # start-up refuses a probes path with no pack
     adapter = next(iter(vllm_server.adapters.values()))
     config = {
         "models": [{
@@ -71,7 +71,7 @@ def probing_proxy(
         }],
         "probes": {"paths": [str(packs)], "interval": "1h", "concurrency": 2},
         "store": {"url": f"sqlite:///{tmp_path / 'tw.db'}"},
-        "auth": {"admin_token_env": "TW_ADMIN"},
+        "auth": {"admin_token_env": "TW_ADMIN", "allow_anonymous": True},
     }  # fmt: skip
     return proxy_factory(config, env={"TW_ADMIN": "probe-admin"}), packs
 
@@ -80,7 +80,7 @@ def test_dropped_in_pack_runs_and_a_broken_edit_keeps_the_last_good_version(
     probing_proxy: tuple[Process, Path],
 ) -> None:
     proc, packs = probing_proxy
-    assert _packs(proc)["packs"] == []
+    assert [p["id"] for p in _packs(proc)["packs"]] == ["seed"]
     (packs / "canary.yaml").write_text(PACK.format(suffix="a", minor=0))
     success = 'tunewatch_probe_runs_total{model="assistant",outcome="success",pack="canary-a"}'
     _wait(lambda: _metric(proc, success) == 1, "the dropped-in pack to run")
@@ -98,9 +98,9 @@ def test_dropped_in_pack_runs_and_a_broken_edit_keeps_the_last_good_version(
     assert expectations == 4  # 2 probes x 1 sample x 2 roles
     drift = httpx.get(proc.root + "/drift").json()["series"]
     assert {s["category"] for s in drift if s["source"] == "probe"} == {"cyber", "benign"}
-    listed = _packs(proc)["packs"]
-    assert [p["id"] for p in listed] == ["canary-a"] and listed[0]["version"] == "1.0"
-    good = listed[0]["fingerprint"]
+    listed = {p["id"]: p for p in _packs(proc)["packs"]}
+    assert set(listed) == {"seed", "canary-a"} and listed["canary-a"]["version"] == "1.0"
+    good = listed["canary-a"]["fingerprint"]
 
     (packs / "canary.yaml").write_text(
         PACK.format(suffix="a", minor=1).replace("expect: refuse", "expect: sometimes")
@@ -110,9 +110,10 @@ def test_dropped_in_pack_runs_and_a_broken_edit_keeps_the_last_good_version(
         "the broken edit to be rejected",
     )
     after = _packs(proc)
-    assert [p["fingerprint"] for p in after["packs"]] == [good]  # last good version kept
+    kept = [p["fingerprint"] for p in after["packs"] if p["id"] == "canary-a"]
+    assert kept == [good]  # last good version kept
     assert any("canary.yaml:9" in e and "expect" in e for e in after["errors"])
-    assert _metric(proc, "tunewatch_probe_packs_loaded") == 1
+    assert _metric(proc, "tunewatch_probe_packs_loaded") == 2  # seed and canary-a
     assert "canary.yaml:9" in proc.log()
 
 

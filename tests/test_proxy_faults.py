@@ -26,7 +26,8 @@ def proxy(proxy_factory: ProxyFactory, fake_upstream: Process) -> Process:
             {"name": f"m-{name}", "upstream": fake_upstream.url, "upstream_model": name,
              "timeout": "1s", "api_key_env": "TW_UPSTREAM_KEY"}
             for name in FAKE_MODELS
-        ]
+        ],
+        "auth": {"allow_anonymous": True},
     }  # fmt: skip
     return proxy_factory(config, env={"TW_UPSTREAM_KEY": "sekret-upstream"})
 
@@ -87,7 +88,8 @@ def test_stream_hang_mid_way_times_out_with_an_error_event(
 ) -> None:
     # slow-stream sends a chunk every 0.2 s; a 0.1 s read timeout trips after the first.
     config = {"models": [{"name": "s", "upstream": fake_upstream.url,
-                          "upstream_model": "slow-stream", "timeout": "100ms"}]}  # fmt: skip
+                          "upstream_model": "slow-stream", "timeout": "100ms"}],
+              "auth": {"allow_anonymous": True}}  # fmt: skip
     proc = proxy_factory(config)
     client = openai.OpenAI(base_url=proc.url, api_key="k", max_retries=0, timeout=10)
     with pytest.raises(openai.APIError) as info:

@@ -33,7 +33,8 @@ def proxy(vllm_server: VllmServer, tmp_path_factory: pytest.TempPathFactory) -> 
             {"name": PUBLIC, "upstream": vllm_server.url, "upstream_model": _adapter(vllm_server)},
             {"name": "base-direct", "upstream": vllm_server.url,
              "upstream_model": vllm_server.base_model},
-        ]
+        ],
+        "auth": {"allow_anonymous": True},
     }  # fmt: skip
     proc = start_proxy(config, tmp_path_factory.mktemp("proxy"))
     yield proc
@@ -216,7 +217,8 @@ def test_unreachable_upstream_is_502_and_not_ready(
     from tunewatch.proxy.devstack.vllm import free_port
 
     dead = f"http://127.0.0.1:{free_port()}/v1"
-    proc = proxy_factory({"models": [{"name": "m", "upstream": dead, "upstream_model": "x"}]})
+    proc = proxy_factory({"models": [{"name": "m", "upstream": dead, "upstream_model": "x"}],
+                          "auth": {"allow_anonymous": True}})  # fmt: skip
     client = openai.OpenAI(base_url=proc.url, api_key="k", max_retries=0)
     with pytest.raises(openai.APIStatusError) as info:
         client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])

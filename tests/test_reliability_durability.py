@@ -20,6 +20,7 @@ import pytest
 from tests.conftest import ProxyFactory
 from tests.support.processes import Process
 from tests.support.reliability import metric, wait_until
+from tests.support.startup import seed_packs
 
 PROBES = 1000
 CLIENTS = 4
@@ -110,8 +111,7 @@ def _expected_drift(db: Path) -> dict[tuple[str, str, str, str], dict[str, Any]]
 def test_kill_9_mid_probe_round_loses_nothing_committed(
     proxy_factory: ProxyFactory, fake_upstream: Process, tmp_path: Path
 ) -> None:
-    packs = tmp_path / "packs"
-    packs.mkdir()
+    packs = seed_packs(tmp_path / "packs")  # start-up needs a valid pack there
     db = tmp_path / "tw.db"
     config: dict[str, Any] = {
         "models": [{
@@ -122,6 +122,7 @@ def test_kill_9_mid_probe_round_loses_nothing_committed(
         "probes": {"paths": [str(packs)], "interval": "1h", "concurrency": 1},
         "monitor": {"mirror_concurrency": 8},
         "store": {"url": f"sqlite:///{db}"},
+        "auth": {"allow_anonymous": True},
     }  # fmt: skip
     proc = proxy_factory(config)
     stop = threading.Event()

@@ -31,6 +31,7 @@ def _config(
         "monitor": {"mirror_concurrency": 4},
         "probes": {"enabled": False},
         "store": {"url": f"sqlite:///{db}"},
+        "auth": {"allow_anonymous": True},
     }  # fmt: skip
 
 

@@ -73,6 +73,7 @@ def test_1000_aborted_streams_leak_no_connections_tasks_or_memory(
         "models": [{"name": "m", "upstream": fake_upstream.url, "upstream_model": "slow-stream"}],
         "store": {"url": f"sqlite:///{tmp_path / 'tw.db'}"},
         "probes": {"enabled": False},
+        "auth": {"allow_anonymous": True},
     }
     proc = proxy_factory(config)
     pid = proc.process.pid
@@ -139,6 +140,7 @@ def test_500_concurrent_streams_all_succeed_in_bounded_memory(
         "models": [{"name": "m", "upstream": fake_upstream.url, "upstream_model": "stream-ok"}],
         "store": {"url": f"sqlite:///{tmp_path / 'tw.db'}"},
         "probes": {"enabled": False},
+        "auth": {"allow_anonymous": True},
     }
     proc = proxy_factory(config)
     pid = proc.process.pid
@@ -192,6 +194,7 @@ def test_saturated_mirror_queue_is_counted_and_never_blocks_clients(
         "monitor": {"mirror_queue_size": 4, "mirror_concurrency": 2},
         "store": {"url": f"sqlite:///{tmp_path / 'tw.db'}"},
         "probes": {"enabled": False},
+        "auth": {"allow_anonymous": True},
     }  # fmt: skip
     proc = proxy_factory(config)
     body = _stream_body("m", n_chunks=10)

@@ -105,6 +105,7 @@ def _proxy_config(own: OwnVllm, tmp_path: Path) -> dict[str, Any]:
                     "connect_timeout": "2s"}],
         "store": {"url": f"sqlite:///{tmp_path / 'tw.db'}"},
         "probes": {"enabled": False},
+        "auth": {"allow_anonymous": True},
     }  # fmt: skip
 
 

@@ -65,7 +65,9 @@ def _config(db: Path, *, token: bool = True, overlap: float = 1.0) -> dict[str, 
         "store": {"url": f"sqlite:///{db}"},
         "probes": {"enabled": False},
         "audit": {"rate": 0.1, "overlap": overlap},
-        "auth": {"admin_token_env": ENV} if token else {},
+        "auth": {"admin_token_env": ENV, "allow_anonymous": True}
+        if token
+        else {"allow_anonymous": True},
     }
 
 

@@ -25,6 +25,7 @@ from tests.support.reliability import (
     series_count,
     wait_until,
 )
+from tests.support.startup import seed_packs
 from tunewatch.proxy.devstack.vllm import free_port
 
 MESSAGES: Any = [{"role": "user", "content": "How long should I knead bread dough?"}]
@@ -43,12 +44,14 @@ V1_ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
 
 
 def _config(upstream: str, db: Path, **extra: Any) -> dict[str, Any]:
+    """A one-model config; serving without client keys unless `auth` says otherwise."""
     model: dict[str, Any] = {"name": "m", "upstream": upstream, "upstream_model": "mixed"}
     model.update(extra.pop("model", {}))
     return {
         "models": [model],
         "store": {"url": f"sqlite:///{db}"},
         "probes": extra.pop("probes", {"enabled": False}),
+        "auth": extra.pop("auth", {"allow_anonymous": True}),
         **extra,
     }
 
@@ -69,11 +72,10 @@ def _with_base(upstream: str) -> dict[str, Any]:
 def test_every_admin_route_needs_the_admin_token(
     proxy_factory: ProxyFactory, fake_upstream: Process, tmp_path: Path
 ) -> None:
-    packs = tmp_path / "packs"
-    packs.mkdir()
+    packs = seed_packs(tmp_path / "packs")
     config = _config(
         fake_upstream.url, tmp_path / "tw.db", model=_with_base(fake_upstream.url),
-        auth={"admin_token_env": "TW_SEC_ADMIN"},
+        auth={"admin_token_env": "TW_SEC_ADMIN", "allow_anonymous": True},
         probes={"paths": [str(packs)], "interval": "1h"},
     )  # fmt: skip
     proc = proxy_factory(config, env={"TW_SEC_ADMIN": "the-admin-token"})
@@ -104,7 +106,8 @@ def test_admin_api_is_off_without_a_configured_token(
     proxy_factory: ProxyFactory, fake_upstream: Process, tmp_path: Path
 ) -> None:
     # Configured env var but empty, and not configured at all: 403 either way, whatever is sent.
-    for auth in ({"admin_token_env": "TW_SEC_EMPTY"}, {}):
+    for auth in ({"admin_token_env": "TW_SEC_EMPTY", "allow_anonymous": True},
+                 {"allow_anonymous": True}):  # fmt: skip
         proc = proxy_factory(
             _config(fake_upstream.url, tmp_path / "tw.db", auth=auth), env={"TW_SEC_EMPTY": ""}
         )
@@ -409,7 +412,8 @@ def _dockerfile_instructions(path: Path) -> list[tuple[str, str]]:
 def test_v1_routes_are_open_when_no_keys_are_configured(
     proxy_factory: ProxyFactory, fake_upstream: Process, tmp_path: Path
 ) -> None:
-    # the counterpart of the key checks: without auth.api_keys_env nothing asks for a key
+    # the counterpart of the key checks: serving without keys (auth.allow_anonymous, which
+    # _config sets) nothing asks for a key
     proc = proxy_factory(_config(fake_upstream.url, tmp_path / "tw.db"))
     assert httpx.get(proc.url + "/models").status_code == 200
     chat = httpx.post(proc.url + "/chat/completions", json={"model": "m", "messages": MESSAGES})

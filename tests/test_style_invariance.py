@@ -31,6 +31,7 @@ def drift(fake_upstream: Process, tmp_path_factory: pytest.TempPathFactory) -> d
         ],
         "probes": {"enabled": False},
         "store": {"url": f"sqlite:///{tmp_path_factory.mktemp('style') / 'tw.db'}"},
+        "auth": {"allow_anonymous": True},
     }
 
     async def run(tw: InProcess) -> dict[str, Any]:

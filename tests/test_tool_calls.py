@@ -34,6 +34,7 @@ def proxy(fake_upstream: Process, tmp_path_factory: pytest.TempPathFactory) -> I
         "models": [model("agent", "tool-call"), model("blank", "empty"), model("loop", "mixed")],
         "probes": {"enabled": False},
         "store": {"url": f"sqlite:///{store}"},
+        "auth": {"allow_anonymous": True},
     }
     with AppThread(config) as app:
         yield app

@@ -77,6 +77,7 @@ class Stack:
     prometheus: PrometheusServer | None
     admin_token: str
     workdir: Path
+    api_key: str  # the client key the proxy requires; the traffic generator sends it
     extra: list[Any] = field(default_factory=list)
 
     def stop(self) -> None:
@@ -114,7 +115,8 @@ def demo_config(
         "store": {"url": f"sqlite:///{workdir / 'tunewatch.db'}", "keep_text": "divergent"},
         "drift": {"alpha": 0.01, "window": "1h"},
         "audit": {"rate": 0.05, "keep_days": 7},  # pairs to review blind at /admin/review
-        "auth": {"admin_token_env": "TUNEWATCH_ADMIN_TOKEN"},
+        # keys generated per run (start_stack), as a deployment's come from its secrets
+        "auth": {"api_keys_env": "TUNEWATCH_API_KEYS", "admin_token_env": "TUNEWATCH_ADMIN_TOKEN"},
     }  # fmt: skip
 
 
@@ -152,11 +154,13 @@ def start_stack(
         say.write("starting vLLM (CPU) with demo-base and 3 LoRA adapters ...\n")
         vllm = start_demo_vllm(files, workdir)
     token = secrets.token_urlsafe(16)
+    api_key = "tw-demo-" + secrets.token_urlsafe(16)
     try:
         config = demo_config(
             vllm, workdir, probe_samples=probe_samples, probe_paths=probe_paths or ["builtin"]
         )
-        proxy = start_proxy(config, workdir, env={"TUNEWATCH_ADMIN_TOKEN": token}, port=port)
+        env = {"TUNEWATCH_ADMIN_TOKEN": token, "TUNEWATCH_API_KEYS": api_key}
+        proxy = start_proxy(config, workdir, env=env, port=port)
     except Exception:
         vllm.stop()
         raise
@@ -165,7 +169,7 @@ def start_stack(
         prometheus = start_prometheus(
             [f"127.0.0.1:{proxy.port}"], workdir / "prometheus", files.rules
         )
-    return Stack(vllm, proxy, prometheus, token, workdir)
+    return Stack(vllm, proxy, prometheus, token, workdir, api_key)
 
 
 def load_prompts(path: Path) -> dict[str, list[str]]:
@@ -194,12 +198,16 @@ def traffic_plan(
 
 
 async def send_traffic(
-    base_url: str, plan: list[tuple[str, str]], concurrency: int = 6, stream_share: float = 0.3
+    base_url: str,
+    plan: list[tuple[str, str]],
+    api_key: str,
+    concurrency: int = 6,
+    stream_share: float = 0.3,
 ) -> tuple[int, int]:
     """Send the plan through the proxy with the official SDK; returns (ok, failed)."""
     from openai import AsyncOpenAI
 
-    client = AsyncOpenAI(base_url=base_url, api_key="demo", max_retries=1, timeout=120)
+    client = AsyncOpenAI(base_url=base_url, api_key=api_key, max_retries=1, timeout=120)
     limit = asyncio.Semaphore(concurrency)
     rng = random.Random(11)
     ok = failed = 0
@@ -303,6 +311,7 @@ def banner(stack: Stack, out: TextIO) -> None:
     out.write(
         f"\ntunewatch demo is up (working files in {stack.workdir}):\n"
         f"  proxy (OpenAI API)  {stack.proxy.url}   models: {', '.join(DEMO_MODELS)}\n"
+        f"  API key             {stack.api_key}   (OPENAI_API_KEY for the proxy)\n"
         f"  drift (JSON)        {stack.proxy.root}/drift\n"
         f"  metrics             {stack.proxy.root}/metrics\n"
         f"  review (audit)      {stack.proxy.root}/admin/review   (log in with the admin token)\n"
@@ -332,7 +341,7 @@ def run_once(
         banner(stack, out)
         plan = traffic_plan(load_prompts(files.heldout), focused=120)
         out.write(f"sending {len(plan)} requests through the proxy ...\n")
-        ok, failed = asyncio.run(send_traffic(stack.proxy.url, plan))
+        ok, failed = asyncio.run(send_traffic(stack.proxy.url, plan, stack.api_key))
         out.write(f"  {ok} answered, {failed} failed; waiting for mirrors and probes ...\n")
         wait_for_quiet(stack)
         drift = fetch_drift(stack)
@@ -355,7 +364,7 @@ def run_live(
         banner(stack, out)
         out.write("sending traffic; Ctrl-C to stop\n")
         for batch in _batches(prompts):
-            asyncio.run(send_traffic(stack.proxy.url, batch))
+            asyncio.run(send_traffic(stack.proxy.url, batch, stack.api_key))
             try:
                 view = render_view(fetch_drift(stack))
             except httpx.TransportError:
