@@ -77,6 +77,19 @@ class Metrics:
             "Time from request received to the first streamed chunk sent to the client.",
             ["model"], buckets=_TTFT_BUCKETS, registry=r,
         )  # fmt: skip
+        self.client_requests = Counter(
+            "tunewatch_client_requests",
+            "Client requests by public model, client (its configured name, never its key) and "
+            "status.",
+            ["model", "client", "code"], registry=r,
+        )  # fmt: skip
+        self.tokens = Counter(
+            "tunewatch_tokens",
+            "Tokens the upstream reported using (kind: prompt, completion), by public model and "
+            "client; streamed chat answers report usage only when the client asks for it "
+            "(stream_options.include_usage).",
+            ["model", "client", "kind"], registry=r,
+        )  # fmt: skip
         self.upstream_errors = Counter(
             "tunewatch_upstream_errors",
             "Upstream failures by role (tuned, base) and kind (connect, timeout, status, "
@@ -124,12 +137,15 @@ class Metrics:
             ["model", "reason"], registry=r,
         )  # fmt: skip
         self.probe_runs = Counter(
-            "tunewatch_probe_runs", "Probe pack rounds by pack, model and outcome.",
+            "tunewatch_probe_runs",
+            "Probe pack rounds by pack, model and outcome (success; failure: over a tenth of "
+            "the round's requests failed); every loaded pack's series start at zero.",
             ["pack", "model", "outcome"], registry=r,
         )  # fmt: skip
         self.probe_last_success = Gauge(
             "tunewatch_probe_last_success_timestamp_seconds",
-            "When a probe pack last completed a round for a model.",
+            "When a probe pack last completed a round for a model; until its first success, when "
+            "the pack was loaded, so a pack that never succeeds goes stale like one that stopped.",
             ["pack", "model"], registry=r,
         )  # fmt: skip
         self.probe_interval = Gauge(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ssl
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import orjson
 
+from tunewatch import __version__
 from tunewatch.monitoring.report import build_report, render_html, render_markdown
 from tunewatch.monitoring.store import COLUMNS, Store
 from tunewatch.probes.oneshot import Evaluation, evaluate, print_probe_table, print_table
@@ -19,15 +21,14 @@ from tunewatch.probes.registry import resolve_paths
 from tunewatch.probes.runner import Target
 from tunewatch.proxy import audit_cli, report_cli
 from tunewatch.proxy.config import Config, ConfigError, load_config, secret
-from tunewatch.proxy.upstreams import build_routes
+from tunewatch.proxy.upstreams import build_routes, tls_contexts
 
 
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from tunewatch.proxy.app import create_app
+    from tunewatch.proxy.app import create_app, serving_app
     from tunewatch.proxy.config import ConfigError, load_config
-    from tunewatch.proxy.forward import FastPaths
     from tunewatch.proxy.logs import setup_logging
 
     try:
@@ -37,11 +38,16 @@ def _serve(args: argparse.Namespace) -> int:
             print(line, file=sys.stderr)
         return 2
     setup_logging(config.server.log_level)
-    app = create_app(config)
+    try:
+        app = create_app(config)
+    except ConfigError as err:  # what only this machine can tell: keys, probe paths
+        for line in err.errors:  # indented lines detail the one above (a pack file's errors)
+            print(line if line.startswith(" ") else f"{args.config}: {line}", file=sys.stderr)
+        return 2
     uvicorn.run(
         # The forwarded routes skip FastAPI's middleware stack (about a sixth of the proxy's
         # CPU per request, docs/performance.md); admin, health and metrics go through FastAPI.
-        FastPaths(app.state.runtime.forwarder, app),
+        serving_app(app),
         host=args.host,
         port=args.port,
         loop="uvloop",
@@ -69,11 +75,16 @@ def _probes_validate(args: argparse.Namespace) -> int:
 def _probes_list(args: argparse.Namespace) -> int:
     from tunewatch.probes.cli import list_packs
 
-    return list_packs(args.paths or [str(_builtin_packs())], sys.stdout, args.json)
+    return list_packs(
+        args.paths or [str(_builtin_packs())], sys.stdout, args.json, samples=args.samples
+    )
 
 
-def _targets(args: argparse.Namespace) -> tuple[str, Target, Target, Config | None]:
-    """The tuned and base endpoints: a configured model, or URLs given on the command line."""
+def _targets(
+    args: argparse.Namespace,
+) -> tuple[str, Target, Target, Config | None, dict[str, ssl.SSLContext]]:
+    """The tuned and base endpoints: a configured model, or URLs given on the command line;
+    and the configured TLS settings of https upstreams (proxy.upstreams.tls_contexts)."""
     config = load_config(args.config) if args.config else None
     if config is not None:
         if args.model is None:
@@ -86,14 +97,15 @@ def _targets(args: argparse.Namespace) -> tuple[str, Target, Target, Config | No
         if base is None:
             raise SystemExit(f"model {args.model!r} has no base configured")
         tuned = Target(route.upstream, route.target_model, _auth(route.config.api_key_env))
-        return route.name, tuned, Target(base.upstream, base.model, _auth(base.api_key_env)), config
+        base_target = Target(base.upstream, base.model, _auth(base.api_key_env))
+        return route.name, tuned, base_target, config, tls_contexts({route.name: route})
     needed = (args.tuned_url, args.tuned_model, args.base_url, args.base_model)
     if not all(needed):
         raise SystemExit("give --config and --model, or all of --tuned-url --tuned-model "
                          "--base-url --base-model")  # fmt: skip
     tuned = Target(args.tuned_url.rstrip("/"), args.tuned_model)
     base_target = Target(args.base_url.rstrip("/"), args.base_model)
-    return args.model or args.tuned_model, tuned, base_target, None
+    return args.model or args.tuned_model, tuned, base_target, None, {}
 
 
 def _auth(env: str | None) -> dict[str, str]:
@@ -114,7 +126,7 @@ def _load_packs(paths: list[str], only: list[str] | None) -> list[Pack]:
 
 def _oneshot(args: argparse.Namespace, probe_table: bool) -> int:
     try:
-        model, tuned, base, config = _targets(args)
+        model, tuned, base, config, tls = _targets(args)
         paths = args.packs or (config.probes.paths if config else ["builtin"])
         packs = _load_packs(paths, args.pack)
     except ConfigError as err:
@@ -136,6 +148,7 @@ def _oneshot(args: argparse.Namespace, probe_table: bool) -> int:
         evaluate(
             model, tuned, base, packs, alpha=alpha, target_pairs=target_pairs,
             samples=args.samples, concurrency=args.concurrency, keep_text=args.keep_text,
+            tls=tls,
         )
     )  # fmt: skip
     if not evaluation.results:
@@ -238,6 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="tunewatch",
         description="OpenAI-compatible proxy that watches fine-tuned models for safety drift.",
     )
+    parser.add_argument("--version", action="version", version=f"tunewatch {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the proxy (and the probe scheduler when configured)")
@@ -264,6 +278,10 @@ def build_parser() -> argparse.ArgumentParser:
     listing = probes_sub.add_parser("list", help="list packs")
     listing.add_argument("paths", nargs="*", help="files or directories (default: built-in)")
     listing.add_argument("--json", action="store_true")
+    listing.add_argument(
+        "--samples", type=int, default=3, choices=range(1, 101), metavar="N",
+        help="probes.samples, for the generations a round costs (default 3)",
+    )  # fmt: skip
     listing.set_defaults(func=_probes_list)
     run = probes_sub.add_parser("run", help="run packs once against a model and its base")
     _oneshot_arguments(run)

@@ -17,6 +17,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -43,13 +44,59 @@ def _check_url(value: str) -> str:
 UpstreamUrl = Annotated[str, AfterValidator(_check_url)]
 
 
+def _one_or_more(value: Any) -> Any:
+    """`upstream: URL` or `upstream: [URL, ...]`; a single URL's error names the key itself."""
+    if isinstance(value, str):
+        return (_check_url(value),)
+    if not isinstance(value, list | tuple):
+        raise ValueError("must be an http(s) URL or a list of them")
+    return value
+
+
+# One URL or a list (replicas of one server): requests go round-robin over the healthy ones.
+UpstreamUrls = Annotated[
+    tuple[UpstreamUrl, ...], BeforeValidator(_one_or_more), Field(min_length=1, max_length=64)
+]
+
+
+class TlsConfig(_Strict):
+    """TLS to https:// upstreams: `ca_file` adds trust (a PEM bundle, beside the system's);
+    `cert_file` and `key_file` (unencrypted PEM) are the client certificate for mutual TLS.
+    The files are read at start-up (proxy.upstreams.build_routes)."""
+
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None  # omitted: the key is in cert_file
+
+    @model_validator(mode="after")
+    def _key_needs_cert(self) -> TlsConfig:
+        if self.key_file and not self.cert_file:
+            raise ValueError("key_file needs cert_file (the client certificate)")
+        return self
+
+
+def _tls_needs_https(tls: TlsConfig | None, info: ValidationInfo) -> TlsConfig | None:
+    urls = info.data.get("upstreams", ())  # validated before `tls`; absent when invalid
+    if tls is not None and urls and not any(u.startswith("https://") for u in urls):
+        raise ValueError("set, but no upstream is https://")
+    return tls
+
+
 class BaseTarget(_Strict):
     """The base model a tuned model is compared with."""
 
-    upstream: UpstreamUrl
+    upstreams: UpstreamUrls = Field(alias="upstream")
     model: str
     api_key_env: str | None = None
     timeout: Duration = 120.0
+    tls: TlsConfig | None = None
+
+    @property
+    def upstream(self) -> str:
+        """The first configured URL (the one calls outside the request path start from)."""
+        return self.upstreams[0]
+
+    _tls_https = field_validator("tls")(_tls_needs_https)
 
 
 class MirrorConfig(_Strict):
@@ -58,11 +105,12 @@ class MirrorConfig(_Strict):
 
 class ModelConfig(_Strict):
     name: str = Field(min_length=1, max_length=128)
-    upstream: UpstreamUrl
+    upstreams: UpstreamUrls = Field(alias="upstream")
     upstream_model: str | None = None
     api_key_env: str | None = None
     timeout: Duration = 600.0
     connect_timeout: Duration = 5.0
+    tls: TlsConfig | None = None
     base: BaseTarget | None = None
     mirror: MirrorConfig = MirrorConfig()
     metadata: dict[str, str] = Field(default_factory=dict)
@@ -71,11 +119,46 @@ class ModelConfig(_Strict):
     def target_model(self) -> str:
         return self.upstream_model or self.name
 
+    @property
+    def upstream(self) -> str:
+        """The first configured URL (the one calls outside the request path start from)."""
+        return self.upstreams[0]
+
+    _tls_https = field_validator("tls")(_tls_needs_https)
+
+
+_HEADER_NAME = r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$"
+_NEVER_FORWARDED = {"authorization", "host", "content-length", "transfer-encoding", "connection",
+                    "cookie", "x-request-id"}  # fmt: skip
+
 
 class ServerConfig(_Strict):
     max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024)
     access_log: bool = False
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # Client request headers passed on to the tuned upstream, beside the W3C trace context
+    # (traceparent, tracestate), which always is. Never the client's Authorization.
+    forward_headers: list[Annotated[str, Field(pattern=_HEADER_NAME)]] = Field(default_factory=list)
+    # /openapi.json and /docs: off, or behind the admin token
+    api_docs: Literal["off", "admin"] = "admin"
+
+    @field_validator("forward_headers")
+    @classmethod
+    def _forwardable(cls, names: list[str]) -> list[str]:
+        refused = sorted({n.lower() for n in names} & _NEVER_FORWARDED)
+        if refused:
+            raise ValueError(f"never forwarded: {', '.join(refused)}")
+        return [n.lower() for n in names]
+
+
+class CorsConfig(_Strict):
+    """Cross-origin browser calls; off unless origins are listed."""
+
+    origins: list[str] = Field(default_factory=list)  # exact origins, or ["*"]
+    allow_headers: list[str] = Field(
+        default_factory=lambda: ["authorization", "content-type", "x-request-id"]
+    )
+    max_age: int = Field(600, ge=0, le=86400)
 
 
 class ProbesConfig(_Strict):
@@ -192,9 +275,21 @@ class ClassifierConfig(_Strict):
     weights: str | None = None  # a weights file from `tunewatch classifier adapt`; None: shipped
 
 
+class ClientConfig(_Strict):
+    """A named client: its key comes from an env var; the name (never the key) labels its
+    requests and tokens in metrics and logs."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+    key_env: str
+
+
 class AuthConfig(_Strict):
-    api_keys_env: str | None = None
+    api_keys_env: str | None = None  # comma-separated keys, counted as client "unnamed"
     admin_token_env: str | None = None
+    clients: list[ClientConfig] = Field(default_factory=list)
+    # Serving without client keys must be asked for: without keys, anyone who reaches the
+    # port uses the models (and the paid upstream behind them).
+    allow_anonymous: bool = False
 
 
 class Config(_Strict):
@@ -206,6 +301,7 @@ class Config(_Strict):
     classifier: ClassifierConfig = ClassifierConfig()
     auth: AuthConfig = AuthConfig()
     server: ServerConfig = ServerConfig()
+    cors: CorsConfig = CorsConfig()
     monitor: MonitorConfig = MonitorConfig()
     categories: CategoriesConfig = CategoriesConfig()
 

@@ -21,17 +21,22 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tunewatch.monitoring.metrics import Children, Metrics
 from tunewatch.proxy import http1
-from tunewatch.proxy.auth import bearer_matches
+from tunewatch.proxy.auth import bearer_index
 from tunewatch.proxy.errors import ApiError, stream_error_event
-from tunewatch.proxy.upstreams import ModelRoute
+from tunewatch.proxy.upstreams import ModelRoute, UpstreamCollector
 
-Endpoint = Literal["chat", "completions", "embeddings"]
+Endpoint = Literal["chat", "completions", "embeddings", "responses"]
 
-_UPSTREAM_PATHS: dict[Endpoint, str] = {
+UPSTREAM_PATHS: dict[Endpoint, str] = {
     "chat": "/chat/completions",
     "completions": "/completions",
     "embeddings": "/embeddings",
+    "responses": "/responses",
 }
+# Client headers always passed on to the tuned upstream: the W3C trace context, so a trace
+# goes on through the proxy into vLLM.
+TRACE_HEADERS = (b"traceparent", b"tracestate")
+ANONYMOUS = "anonymous"  # the client name when no API keys are configured
 log = logging.getLogger("tunewatch.forward")
 _MAX_TEE_BYTES = 4 * 1024 * 1024  # a stream's captured copy for monitoring stops growing here
 # Requests still in flight after this long get a task that watches for the client leaving (and
@@ -39,6 +44,8 @@ _MAX_TEE_BYTES = 4 * 1024 * 1024  # a stream's captured copy for monitoring stop
 # costs a tenth of a task per request; a client leaving earlier is noticed at this mark.
 _WATCH_AFTER = 0.05
 _DONE_TAIL = b"data: [DONE]\n\n"
+# The Responses API ends its stream with one of these events instead of `[DONE]`.
+_RESPONSE_DONE = (b"event: response.completed\n", b"event: response.incomplete\n")
 # Generated request ids: 16 random hex digits per process, then a counter. As unique as
 # uuid4().hex across replicas for this use (vLLM request ids, mirror sampling) at a tenth of
 # its cost; same length and alphabet.
@@ -65,6 +72,7 @@ class Exchange:
     # Sizes on the wire, which bound what monitoring's queues hold (`monitor.queue_bytes`).
     request_bytes: int = 0
     answer_bytes: int = 0  # a stream's: what was teed
+    client: str = ANONYMOUS  # the configured name of the client's key
 
 
 class Watch(Protocol):
@@ -98,18 +106,29 @@ class Forwarder:
         *,
         max_body_bytes: int,
         api_keys: Sequence[bytes] = (),
+        client_names: Sequence[str] = (),
         watch: Watch | None = None,
         observed_headers: Iterable[bytes] = (),
+        forward_headers: Iterable[str] = (),
     ) -> None:
         self.routes = routes
         self.client = client  # a tenth of aiohttp's CPU per call, proxy/http1.py
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
         self.api_keys = api_keys
+        # a key's client name, by the key's index; keys without a name count as "unnamed"
+        self.client_names = [*client_names, *["unnamed"] * (len(api_keys) - len(client_names))]
         self.watch: Watch = watch or _NoWatch()
         self.observed_headers = frozenset(h.lower() for h in observed_headers)
+        self.forwarded_headers = frozenset(
+            (*TRACE_HEADERS, *(h.lower().encode("latin-1") for h in forward_headers))
+        )
         self._outcomes = Children(metrics.requests)
+        self._by_client = Children(metrics.client_requests)
+        self._tokens = Children(metrics.tokens)
         self._durations = Children(metrics.request_duration)
+        # failovers and each upstream's health, read from the routes at scrape time
+        metrics.registry.register(UpstreamCollector(routes))
 
     def endpoint(self, kind: Endpoint) -> Callable[[Scope, Receive, Send], Any]:
         async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -123,28 +142,35 @@ class Forwarder:
         auth = b""
         content_length = -1
         kept: dict[str, str] = {}
+        passed = b""
         for name, value in scope["headers"]:
             if name == b"x-request-id":
-                request_id = _valid_request_id(value)
+                request_id = valid_request_id(value)
             elif name == b"authorization":
                 auth = value
             elif name == b"content-length":
                 content_length = int(value) if value.isdigit() else -1
+            elif name in self.forwarded_headers:
+                passed += name + b": " + value + b"\r\n"
             if name in self.observed_headers:
                 kept[name.decode("latin-1")] = value.decode("latin-1")
         if not request_id:
-            request_id = f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
+            request_id = new_request_id()
         id_header = (b"x-request-id", request_id.encode())
         route: ModelRoute | None = None
         exchange: Exchange | None = None
+        client = ANONYMOUS
         state = _State()
         try:
             if scope["method"] != "POST":
                 raise ApiError(405, "Use POST for this endpoint.", "method_not_allowed")
-            if self.api_keys and not bearer_matches(auth, self.api_keys):
-                raise ApiError(401, "Invalid or missing API key.", "invalid_api_key")
+            if self.api_keys:
+                index = bearer_index(auth, self.api_keys)
+                if index < 0:
+                    raise ApiError(401, "Invalid or missing API key.", "invalid_api_key")
+                client = self.client_names[index]
             if content_length > self.max_body_bytes:
-                raise _too_large(self.max_body_bytes)
+                raise too_large(self.max_body_bytes)
             body = await self._read_body(receive)
             payload, stream = _parse(body, kind)
             route = self.routes.get(payload["model"])
@@ -161,12 +187,17 @@ class Forwarder:
             )
             exchange = Exchange(
                 route, kind, request_id, payload, 0, time.time(), stream, headers=kept,
-                request_bytes=len(body),
+                request_bytes=len(body), client=client,
             )  # fmt: skip
+            call = (
+                UPSTREAM_PATHS[kind],
+                orjson.dumps(payload),
+                http1.with_request_id(route.header_lines + passed, request_id),
+            )
             if stream:
-                await self._stream(route, kind, payload, exchange, send, id_header, started, state)
+                await self._stream(route, call, exchange, send, id_header, started, state)
             else:
-                await self._unary(route, kind, payload, exchange, send, id_header, state)
+                await self._unary(route, call, exchange, send, id_header, state)
         except ApiError as err:
             state.status = err.status
             await _send_bytes(send, err.status, err.body(), id_header, state)
@@ -190,7 +221,9 @@ class Forwarder:
                 except Exception:
                     log.exception("monitoring hook failed")
             name = route.name if route is not None else "unknown"
-            self._outcomes(name, kind, str(state.status)).inc()
+            code = str(state.status)
+            self._outcomes(name, kind, code).inc()
+            self._by_client(name, client, code).inc()
             if route is not None:
                 self._durations(name, kind).observe(time.perf_counter() - started)
 
@@ -204,38 +237,23 @@ class Forwarder:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body_bytes:
-                raise _too_large(self.max_body_bytes)
+                raise too_large(self.max_body_bytes)
             parts.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(parts)
 
-    def _call(
-        self, route: ModelRoute, kind: Endpoint, payload: dict[str, Any], request_id: str
-    ) -> tuple[str, str, bytes, bytes]:
-        """The upstream call's URL, path, body and header lines."""
-        return (
-            route.upstream,
-            _UPSTREAM_PATHS[kind],
-            orjson.dumps(payload),
-            http1.with_request_id(route.header_lines, request_id),
-        )
-
     async def _unary(
         self,
         route: ModelRoute,
-        kind: Endpoint,
-        payload: dict[str, Any],
+        call: tuple[str, bytes, bytes],
         exchange: Exchange,
         send: Send,
         id_header: tuple[bytes, bytes],
         state: _State,
     ) -> None:
         try:
-            resp = await self.client.post(
-                *self._call(route, kind, payload, exchange.request_id),
-                connect_timeout=route.config.connect_timeout,
-                read_timeout=route.config.timeout,
-            )
+            # the next healthy upstream; retried on another if it could not be reached
+            resp = await route.tuned.post(self.client, *call, read_timeout=route.config.timeout)
         except Exception as exc:
             raise self._upstream_failure(route, exc) from None
         raw, status = resp.body, resp.status
@@ -259,6 +277,9 @@ class Forwarder:
             ) from None
         if "model" in answer:
             answer["model"] = route.name
+        usage = answer.get("usage")
+        if isinstance(usage, dict):
+            self._count_tokens(route.name, exchange.client, usage)
         exchange.response = answer
         exchange.answer_bytes = len(raw)
         self._started(exchange)
@@ -269,8 +290,7 @@ class Forwarder:
     async def _stream(
         self,
         route: ModelRoute,
-        kind: Endpoint,
-        payload: dict[str, Any],
+        call: tuple[str, bytes, bytes],
         exchange: Exchange,
         send: Send,
         id_header: tuple[bytes, bytes],
@@ -278,11 +298,7 @@ class Forwarder:
         state: _State,
     ) -> None:
         try:
-            resp = await self.client.stream(
-                *self._call(route, kind, payload, exchange.request_id),
-                connect_timeout=route.config.connect_timeout,
-                read_timeout=route.config.timeout,
-            )
+            resp = await route.tuned.stream(self.client, *call, read_timeout=route.config.timeout)
         except Exception as exc:
             raise self._upstream_failure(route, exc) from None
         try:
@@ -317,6 +333,36 @@ class Forwarder:
             exchange.complete = exchange.status == 200
         finally:
             resp.close()
+            if exchange.complete:
+                self._stream_usage(route.name, exchange)
+
+    def _count_tokens(self, model: str, client: str, usage: dict[str, Any]) -> None:
+        """The upstream's own count: chat and completions name them prompt/completion_tokens,
+        the Responses API input/output_tokens."""
+        prompt = usage.get("prompt_tokens", usage.get("input_tokens"))
+        completion = usage.get("completion_tokens", usage.get("output_tokens"))
+        if isinstance(prompt, int) and prompt > 0:
+            self._tokens(model, client, "prompt").inc(prompt)
+        if isinstance(completion, int) and completion > 0:
+            self._tokens(model, client, "completion").inc(completion)
+
+    def _stream_usage(self, model: str, exchange: Exchange) -> None:
+        """A stream's usage sits in its last event (a chat stream's only when the client asked
+        for it): one small parse, after the client has its answer."""
+        for chunk in reversed(exchange.chunks[-2:]):
+            at = chunk.rfind(b'"usage":{')
+            if at < 0:
+                continue
+            start = chunk.rfind(b"data:", 0, at)
+            end = chunk.find(b"\n", at)
+            try:
+                event = orjson.loads(chunk[start + 5 : end if end >= 0 else len(chunk)])
+            except orjson.JSONDecodeError:
+                return
+            usage = event.get("usage") or (event.get("response") or {}).get("usage")
+            if isinstance(usage, dict):
+                self._count_tokens(model, exchange.client, usage)
+            return
 
     async def _pump(
         self,
@@ -336,6 +382,7 @@ class Forwarder:
         pending = b""
         first = True
         rename = route.rename_in_stream
+        responses = exchange.endpoint == "responses"
         try:
             async for chunk in resp.chunks():
                 data = pending + chunk if pending else chunk
@@ -348,7 +395,7 @@ class Forwarder:
                     exchange.chunks.append(out)
                     exchange.answer_bytes += len(out)
                 await send({"type": "http.response.body", "body": out, "more_body": True})
-                if out.endswith(_DONE_TAIL):
+                if out.endswith(_DONE_TAIL) or (responses and _response_done(out)):
                     state.finished = exchange.complete = True
                 if first:
                     first = False
@@ -389,7 +436,7 @@ class Forwarder:
     def _upstream_failure(self, route: ModelRoute, exc: BaseException) -> ApiError:
         kind = http1.failure_kind(exc)
         self.metrics.upstream_errors.labels(route.name, "tuned", kind).inc()
-        return ApiError(*_FAILURES[kind])
+        return ApiError(*UPSTREAM_FAILURES[kind])
 
 
 class FastPaths:
@@ -405,6 +452,7 @@ class FastPaths:
         "/v1/chat/completions": "chat",
         "/v1/completions": "completions",
         "/v1/embeddings": "embeddings",
+        "/v1/responses": "responses",
     }
 
     def __init__(self, forwarder: Forwarder, app: ASGIApp) -> None:
@@ -490,18 +538,26 @@ def _parse(body: bytes, kind: Endpoint) -> tuple[dict[str, Any], bool]:
 
 
 # What a client is told for each kind of failed upstream call (http1.failure_kind).
-_FAILURES: dict[str, tuple[int, str, str]] = {
+UPSTREAM_FAILURES: dict[str, tuple[int, str, str]] = {
     "timeout": (504, "The upstream model server timed out.", "upstream_timeout"),
     "connect": (502, "The upstream model server is unreachable.", "upstream_unreachable"),
     "protocol": (502, "The upstream model server failed to answer.", "upstream_error"),
 }
 
 
-def _too_large(limit: int) -> ApiError:
+def _response_done(out: bytes) -> bool:
+    return _RESPONSE_DONE[0] in out or _RESPONSE_DONE[1] in out
+
+
+def too_large(limit: int) -> ApiError:
     return ApiError(413, f"The request body exceeds {limit} bytes.", "request_too_large")
 
 
-def _valid_request_id(value: bytes) -> str:
+def new_request_id() -> str:
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
+
+
+def valid_request_id(value: bytes) -> str:
     """A client's request id is echoed only when it is short, printable ASCII."""
     if 0 < len(value) <= 128 and value.isascii():
         text = value.decode("ascii")

@@ -19,13 +19,16 @@ import orjson
 from tunewatch.monitoring.analysis import Analysis, Item
 from tunewatch.monitoring.metrics import Children, Metrics
 from tunewatch.proxy import http1
-from tunewatch.proxy.forward import Exchange
+from tunewatch.proxy.forward import UPSTREAM_PATHS, Endpoint, Exchange
 from tunewatch.proxy.upstreams import ModelRoute
 from tunewatch.proxy.watch.backlog import Done
 
 log = logging.getLogger("tunewatch.monitor")
 
 MIRROR_HEADER = "x-tunewatch-mirror"
+# What the base copy leaves out: one answer is all a pair needs, without log-probabilities,
+# and the Responses API's server-side state stays with the client's own calls.
+_COSTLY = ("n", "best_of", "logprobs", "top_logprobs", "stream_options", "include")
 
 
 def sampled(request_id: str, rate: float) -> bool:
@@ -41,7 +44,7 @@ def sampled(request_id: str, rate: float) -> bool:
 @dataclass
 class MirrorJob:
     route: ModelRoute
-    endpoint: str
+    endpoint: Endpoint
     request_id: str
     request: dict[str, Any]
     category: str | None
@@ -87,6 +90,8 @@ class Mirror:
         route = exchange.route
         if route.config.base is None or exchange.endpoint == "embeddings":
             return None
+        if exchange.request.get("previous_response_id"):  # the base has no such conversation
+            return None
         if exchange.headers.get(MIRROR_HEADER, "").lower() == "off":
             return None
         if not sampled(exchange.request_id, route.config.mirror.rate):
@@ -116,20 +121,20 @@ class Mirror:
                 self._outcomes(job.route.name, "failed").inc()
 
     async def _send(self, client: http1.Client, job: MirrorJob) -> None:
-        route, base = job.route, job.route.config.base
-        assert base is not None
-        body = dict(job.request)
+        route, base, upstreams = job.route, job.route.config.base, job.route.base
+        assert base is not None and upstreams is not None
+        body = {k: v for k, v in job.request.items() if k not in _COSTLY}
         body["model"] = base.model
         body["stream"] = False
-        body.pop("stream_options", None)
-        path = "/chat/completions" if job.endpoint == "chat" else "/completions"
+        if job.endpoint == "responses":
+            body["store"] = False  # nobody will fetch the base copy's answer by id
+        path = UPSTREAM_PATHS[job.endpoint]
         try:
-            resp = await client.post(
-                base.upstream,
+            resp = await upstreams.post(  # round-robin and failover over the base's upstreams
+                client,
                 path,
                 orjson.dumps(body),
                 http1.with_request_id(route.base_header_lines, job.request_id),
-                connect_timeout=base.timeout,
                 read_timeout=base.timeout,  # unary: the answer comes whole, so this bounds it
             )
             raw = resp.body

@@ -11,7 +11,8 @@ Raw asyncio so it can misbehave at the byte level. The requested `model` picks t
   drop          closes the connection without answering
   drop-stream   starts an SSE stream, then drops the connection
   error-503     an OpenAI-style 503
-  echo-request  a completion whose content is JSON: the path, Host header and body keys it got
+  echo-request  a completion whose content is JSON: the path, Host header, body keys, header
+                names and traceparent it got
   slow-ok       like ok, after 2 s
   mixed         a refusal or a helpful answer, picked by a hash of the prompt
   mixed-base    the same, with another hash: about half the pairs with `mixed` disagree
@@ -260,7 +261,13 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
                 writer.transport.abort()
                 return
             elif model == "echo-request":
-                seen = {"path": path, "host": headers.get("host"), "keys": sorted(request)}
+                seen = {
+                    "path": path,
+                    "host": headers.get("host"),
+                    "keys": sorted(request),
+                    "headers": sorted(headers),
+                    "traceparent": headers.get("traceparent"),
+                }
                 writer.write(_response(200, _completion(model, json.dumps(seen))))
             elif model == "slow-ok":
                 await asyncio.sleep(2.0)
