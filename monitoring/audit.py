@@ -33,13 +33,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tunewatch.monitoring.drift import METRICS, DriftEngine, Key, Labels, Metric
+from tunewatch.monitoring.drift import METRICS, DriftEngine, DriftSettings, Key, Labels, Metric
 from tunewatch.monitoring.stats import (
     Z95,
     PairedTable,
-    alarm_threshold,
     log_evalue,
-    mixture_rho,
     paired_difference,
     wilson,
 )
@@ -193,18 +191,12 @@ def corrected(table: PairedTable, quads: Sequence[Quad]) -> dict[str, Any] | Non
 
 
 @dataclass(frozen=True, slots=True)
-class BiasSettings:
-    alpha: float = 0.01
-    family_size: int = len(METRICS)  # one test per metric for each model
-    target: int = _BIAS_TARGET
+class BiasSettings(DriftSettings):
+    """The drift test's settings for the labeller-bias test: one test per metric for each
+    model, sharpest near a few dozen pairs where exactly one side was misread."""
 
-    @property
-    def rho(self) -> float:
-        return mixture_rho(self.target, self.alpha / self.family_size)
-
-    @property
-    def threshold(self) -> float:
-        return alarm_threshold(self.alpha, self.family_size)
+    family_size: int = len(METRICS)
+    target_pairs: int = _BIAS_TARGET
 
 
 def labeller_bias(quads: Iterable[Quad], settings: BiasSettings) -> dict[str, Any]:

@@ -91,8 +91,8 @@ class _NoWatch:
         return None
 
 
-class _Disconnected(Exception):
-    pass
+class Disconnected(Exception):
+    """The client went away before its request was read."""
 
 
 class Forwarder:
@@ -171,7 +171,7 @@ class Forwarder:
                 client = self.client_names[index]
             if content_length > self.max_body_bytes:
                 raise too_large(self.max_body_bytes)
-            body = await self._read_body(receive)
+            body = await read_body(receive, self.max_body_bytes)
             payload, stream = _parse(body, kind)
             route = self.routes.get(payload["model"])
             if route is None:
@@ -201,7 +201,7 @@ class Forwarder:
         except ApiError as err:
             state.status = err.status
             await _send_bytes(send, err.status, err.body(), id_header, state)
-        except _Disconnected:
+        except Disconnected:
             state.status = 499
         except asyncio.CancelledError:
             if not state.disconnected:
@@ -226,21 +226,6 @@ class Forwarder:
             self._by_client(name, client, code).inc()
             if route is not None:
                 self._durations(name, kind).observe(time.perf_counter() - started)
-
-    async def _read_body(self, receive: Receive) -> bytes:
-        parts: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise _Disconnected
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                raise too_large(self.max_body_bytes)
-            parts.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(parts)
 
     async def _unary(
         self,
@@ -547,6 +532,23 @@ UPSTREAM_FAILURES: dict[str, tuple[int, str, str]] = {
 
 def _response_done(out: bytes) -> bool:
     return _RESPONSE_DONE[0] in out or _RESPONSE_DONE[1] in out
+
+
+async def read_body(receive: Receive, limit: int) -> bytes:
+    """The request body, refused (413) as soon as it exceeds `limit` bytes."""
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise Disconnected
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise too_large(limit)
+        parts.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(parts)
 
 
 def too_large(limit: int) -> ApiError:

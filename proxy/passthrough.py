@@ -21,7 +21,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from tunewatch.monitoring.metrics import Children
 from tunewatch.proxy.auth import bearer_matches
 from tunewatch.proxy.errors import ApiError
-from tunewatch.proxy.forward import TRACE_HEADERS, UPSTREAM_FAILURES, too_large
+from tunewatch.proxy.forward import (
+    TRACE_HEADERS,
+    UPSTREAM_FAILURES,
+    Disconnected,
+    read_body,
+    too_large,
+)
 from tunewatch.proxy.multipart import Form, boundary
 from tunewatch.proxy.request_ids import REQUEST_ID, request_id
 from tunewatch.proxy.upstreams import ModelRoute
@@ -73,10 +79,6 @@ def server_root(upstream: str) -> str:
 
     vLLM serves /tokenize, /score, /pooling... at the root, not under /v1."""
     return upstream.removesuffix("/v1")
-
-
-class _Disconnected(Exception):
-    pass
 
 
 class Passthrough:
@@ -175,7 +177,7 @@ class Passthrough:
             self.authorize(auth)
             if content_length > self.max_body_bytes:
                 raise too_large(self.max_body_bytes)
-            body = await self._read_body(receive)
+            body = await read_body(receive, self.max_body_bytes)
             if spec.form:
                 route, body = self._route_form(body, content_type)
                 headers["Content-Type"] = content_type.decode("latin-1")
@@ -187,7 +189,7 @@ class Passthrough:
         except ApiError as err:
             status = err.status
             await _send(send, status, err.body(), rid, allow=b"POST" if status == 405 else None)
-        except _Disconnected:
+        except Disconnected:
             status = 499
         finally:
             model = route.name if route is not None else "unknown"
@@ -217,21 +219,6 @@ class Passthrough:
         finally:
             label = model_id if known else "unknown"
             self._outcomes(label, "models", str(status)).inc()
-
-    async def _read_body(self, receive: Receive) -> bytes:
-        parts: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise _Disconnected
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                raise too_large(self.max_body_bytes)
-            parts.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(parts)
 
     def _route(self, model: object) -> ModelRoute:
         if model is None:

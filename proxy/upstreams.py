@@ -175,27 +175,22 @@ class UpstreamSet:
         read_timeout: float | None,
     ) -> _R:
         up = self.pick()
-        up.calls += 1
-        try:
-            resp = await send(
-                up.url, path, body, headers, connect_timeout=self.connect_timeout,
-                read_timeout=read_timeout, tls=self.tls,
-            )  # fmt: skip
-        except http1.NOT_SENT:
-            self.failed(up)
-            if len(self.members) == 1:
-                raise
-            self.failovers += 1
-            up = self._other(up)
+        retry = len(self.members) > 1  # once, elsewhere, and only when nothing was sent
+        while True:
             up.calls += 1
             try:
                 resp = await send(
                     up.url, path, body, headers, connect_timeout=self.connect_timeout,
                     read_timeout=read_timeout, tls=self.tls,
                 )  # fmt: skip
+                break
             except http1.NOT_SENT:
                 self.failed(up)
-                raise
+                if not retry:
+                    raise
+                retry = False
+                self.failovers += 1
+                up = self._other(up)
         if _FAILING_LOW <= resp.status <= _FAILING_HIGH:
             self.failed(up)
         elif up.failures:
