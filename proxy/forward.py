@@ -23,7 +23,7 @@ from tunewatch.monitoring.metrics import Children, Metrics
 from tunewatch.proxy import http1
 from tunewatch.proxy.auth import bearer_index
 from tunewatch.proxy.errors import ApiError, stream_error_event
-from tunewatch.proxy.upstreams import ModelRoute, UpstreamCollector
+from tunewatch.proxy.upstreams import ModelRoute
 
 Endpoint = Literal["chat", "completions", "embeddings", "responses"]
 
@@ -127,8 +127,6 @@ class Forwarder:
         self._by_client = Children(metrics.client_requests)
         self._tokens = Children(metrics.tokens)
         self._durations = Children(metrics.request_duration)
-        # failovers and each upstream's health, read from the routes at scrape time
-        metrics.registry.register(UpstreamCollector(routes))
 
     def endpoint(self, kind: Endpoint) -> Callable[[Scope, Receive, Send], Any]:
         async def app(scope: Scope, receive: Receive, send: Send) -> None:

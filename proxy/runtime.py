@@ -21,7 +21,13 @@ from tunewatch.probes.scheduler import ModelPair, Scheduler, ScheduleSettings
 from tunewatch.proxy import http1
 from tunewatch.proxy.config import Config, ConfigError, categories, drift_settings, secret
 from tunewatch.proxy.forward import Forwarder
-from tunewatch.proxy.upstreams import ModelRoute, build_routes, tls_contexts, upstream_headers
+from tunewatch.proxy.upstreams import (
+    ModelRoute,
+    UpstreamCollector,
+    build_routes,
+    tls_contexts,
+    upstream_headers,
+)
 from tunewatch.proxy.watch.monitor import CATEGORY_HEADER, MIRROR_HEADER, Monitor
 
 log = logging.getLogger("tunewatch")
@@ -58,6 +64,8 @@ def build_runtime(config: Config, metrics: Metrics) -> Runtime:
     """The runtime's parts; raises `ConfigError` for what the file's schema cannot see: a
     client key or a probe path missing from this machine."""
     routes = build_routes(config)
+    # failovers and each upstream's health, read from the routes at scrape time
+    metrics.registry.register(UpstreamCollector(routes))
     problems: list[str] = []
     try:
         check_client_auth(config)
