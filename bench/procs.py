@@ -214,8 +214,16 @@ def start_litellm(workdir: Path, binary: Path, upstream: str) -> Proc:
 def export_ref(ref: str, dest: Path) -> Path:
     """The tree of git `ref` under `dest`, to run an older tunewatch beside this one."""
     dest.mkdir(parents=True, exist_ok=True)
+    rooms = ["proxy", "probes", "monitoring"]
+    # since the one-namespace layout, `tunewatch/` holds the package and links to the rooms
+    has_package = (
+        subprocess.run(
+            ["git", "cat-file", "-e", f"{ref}:tunewatch"], cwd=REPO_ROOT, capture_output=True
+        ).returncode
+        == 0
+    )
     archive = subprocess.run(
-        ["git", "archive", ref, "proxy", "probes", "monitoring"],
+        ["git", "archive", ref, *(["tunewatch"] if has_package else []), *rooms],
         cwd=REPO_ROOT, capture_output=True, check=True,
     ).stdout  # fmt: skip
     subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
