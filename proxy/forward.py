@@ -499,14 +499,20 @@ async def _send_bytes(
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
-def _parse(body: bytes, kind: Endpoint) -> tuple[dict[str, Any], bool]:
-    """Only what routing needs: the model name and whether to stream."""
+def json_object(body: bytes) -> dict[str, Any]:
+    """A request body that must be a JSON object, else the OpenAI-style 400."""
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError:
         raise ApiError(400, "The request body is not valid JSON.", "invalid_json") from None
     if not isinstance(payload, dict):
         raise ApiError(400, "The request body must be a JSON object.", "invalid_request")
+    return payload
+
+
+def _parse(body: bytes, kind: Endpoint) -> tuple[dict[str, Any], bool]:
+    """Only what routing needs: the model name and whether to stream."""
+    payload = json_object(body)
     model = payload.get("model")
     if not isinstance(model, str) or not model:
         raise ApiError(400, "`model` is required and must be a string.", "invalid_type", "model")

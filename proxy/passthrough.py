@@ -25,6 +25,7 @@ from tunewatch.proxy.forward import (
     TRACE_HEADERS,
     UPSTREAM_FAILURES,
     Disconnected,
+    json_object,
     read_body,
     too_large,
 )
@@ -236,12 +237,7 @@ class Passthrough:
         return route
 
     def _route_json(self, body: bytes) -> tuple[ModelRoute, bytes]:
-        try:
-            payload = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            raise ApiError(400, "The request body is not valid JSON.", "invalid_json") from None
-        if not isinstance(payload, dict):
-            raise ApiError(400, "The request body must be a JSON object.", "invalid_request")
+        payload = json_object(body)
         route = self._route(payload.get("model"))
         payload["model"] = route.target_model
         return route, orjson.dumps(payload)
