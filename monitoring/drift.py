@@ -139,6 +139,28 @@ class DriftEngine:
     def restore_window(self, key: Key, ts: float, tuned: bool, base: bool) -> None:
         self._get(key).bucket(int(ts // self._bucket_seconds)).add(tuned, base)
 
+    def merge(self, other: DriftEngine) -> None:
+        """Add another engine's evidence to this one: a fleet reader builds each increment off
+        the event loop and merges it here in time proportional to the series, not the rows."""
+        for key, theirs in other._series.items():
+            mine = self._get(key)
+            mine.paired.merge(theirs.paired)
+            for own, add in ((mine.tuned, theirs.tuned), (mine.base, theirs.base)):
+                own.positive += add.positive
+                own.n += add.n
+            for index, table in theirs.buckets:
+                held = next((t for i, t in reversed(mine.buckets) if i == index), None)
+                if held is None:
+                    mine.buckets.append((index, held := PairedTable()))
+                    if len(mine.buckets) > 1 and mine.buckets[-2][0] > index:
+                        mine.buckets = deque(sorted(mine.buckets, key=lambda b: b[0]))
+                held.merge(table)
+
+    def adopt(self, other: DriftEngine) -> None:
+        """Take another engine's evidence and resets in place of this one's (a full re-read)."""
+        self._series = other._series
+        self.resets = other.resets
+
     def reset(self, model: str | None = None) -> list[str]:
         """Forget the evidence for one model (or all): its tuned or base model changed."""
         models = {k[0] for k in self._series} if model is None else {model}

@@ -110,6 +110,15 @@ class Metrics:
             "tunewatch_monitor_dropped", "Items dropped because a background queue was full.",
             ["queue"], registry=r,
         )  # fmt: skip
+        self.store_up = Gauge(
+            "tunewatch_store_up", "1 when the last write reached the store, else 0.", registry=r
+        )
+        self.store_up.set(1)
+        self.store_buffered_bytes = Gauge(
+            "tunewatch_store_buffered_bytes",
+            "Rows waiting for the store to take them (estimated bytes; store.buffer_bytes).",
+            registry=r,
+        )
         self.responses = Counter(
             "tunewatch_responses",
             "Classified answers by model, role, source, category, refusal and caution.",
@@ -164,9 +173,11 @@ class Metrics:
             "tunewatch_probe_packs_loaded", "Probe packs currently scheduled.", registry=r
         )
 
-    def watch_drift(self, engine: DriftEngine) -> None:
-        """Export the drift engine's state, computed at scrape time rather than per answer."""
-        self.registry.register(DriftCollector(engine))
+    def watch_drift(self, engine: DriftEngine, evidence: str = "replica") -> None:
+        """Export the drift engine's state, computed at scrape time rather than per answer.
+        `evidence`: "replica" when the engine counts this process's pairs (Prometheus sums the
+        replicas), "fleet" when it holds a shared store's (every replica exports the same)."""
+        self.registry.register(DriftCollector(engine, evidence))
 
     def watch_audit(self, latest: Callable[[], AuditSummary]) -> None:
         """Export the audit's latest corrected figures and labeller-bias tests."""
@@ -176,8 +187,9 @@ class Metrics:
 class DriftCollector(Collector):
     """Gauges and since-reset counters read from the drift engine when Prometheus scrapes."""
 
-    def __init__(self, engine: DriftEngine) -> None:
+    def __init__(self, engine: DriftEngine, evidence: str = "replica") -> None:
         self.engine = engine
+        self.evidence = evidence
 
     def describe(self) -> list[Metric]:
         return []  # unchecked collector: series appear as evidence arrives
@@ -194,7 +206,7 @@ class DriftCollector(Collector):
         outcomes = CounterMetricFamily(
             "tunewatch_paired_outcomes",
             "Paired answers since the last reset, by who was positive (refused / cautioned).",
-            labels=[*key_labels, "outcome"],
+            labels=[*key_labels, "outcome", "evidence"],
         )
         gauges = {
             name: GaugeMetricFamily(f"tunewatch_{name}", text, labels=key_labels)
@@ -220,7 +232,7 @@ class DriftCollector(Collector):
             labels = [summary["model"], summary["source"], summary["category"], summary["metric"]]
             if "drift" in summary:  # paired evidence exists (mirror, probe)
                 for outcome, value in summary["pairs"].items():
-                    outcomes.add_metric([*labels, outcome], value)
+                    outcomes.add_metric([*labels, outcome, self.evidence], value)
             for role in ("tuned", "base"):
                 rate = summary[role]
                 if rate["n"]:

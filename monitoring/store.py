@@ -1,11 +1,12 @@
-"""SQLite store for classified answers: the evidence a review relies on, and what the drift
-engine is rebuilt from after a restart.
+"""The store of classified answers: the evidence a review relies on, and what the drift
+engine is rebuilt from after a restart. One interface over two backends
+(monitoring/store_backends.py): an embedded SQLite file, or a PostgreSQL database a fleet
+shares.
 
-The proxy's classifier process is the one writer of observations (`insert`, one transaction
-per batch, so a crash leaves a pair's two rows whole or absent); the proxy process itself
-writes none, so no thread of its own takes the GIL from the event loop for them. `Store` is
-the proxy's side: the schema, reads, resets, metadata and retention. WAL lets reports read
-while the classifier writes.
+Each proxy's classifier process writes its observations (`insert`, one transaction per
+batch, so a crash leaves a pair's two rows whole or absent); the proxy process itself writes
+none, so no thread of its own takes the GIL from the event loop for them. `Store` is the
+proxy's side: the schema's migrations, reads, resets, metadata and retention.
 """
 
 from __future__ import annotations
@@ -13,10 +14,8 @@ from __future__ import annotations
 import functools
 import logging
 import operator
-import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import closing, contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,76 +23,20 @@ from typing import Any
 from tunewatch.monitoring.audit import ReviewedPair
 from tunewatch.monitoring.drift import METRICS, DriftEngine, Labels
 from tunewatch.monitoring.stats import PairedTable
+from tunewatch.monitoring.store_backends import (
+    Backend,
+    Connection,
+    SchemaError,
+    check_known,
+    open_backend,
+)
+from tunewatch.monitoring.store_schema import LATEST
 from tunewatch.monitoring.wire import fast_pickle
 
 log = logging.getLogger("tunewatch.store")
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS observations (
-    id INTEGER PRIMARY KEY,
-    ts REAL NOT NULL,
-    model TEXT NOT NULL,
-    source TEXT NOT NULL,       -- live | mirror | probe
-    role TEXT NOT NULL,         -- tuned | base
-    category TEXT NOT NULL,
-    refusal TEXT NOT NULL,      -- none | partial | full
-    caution INTEGER NOT NULL,
-    refusal_score REAL,
-    caution_score REAL,
-    pair_id TEXT,               -- shared by the tuned and base answers to the same prompt
-    request_id TEXT,
-    pack TEXT,
-    probe TEXT,
-    expect TEXT,
-    prompt TEXT,                -- only as store.keep_text allows
-    response TEXT,
-    classifier TEXT             -- the classifier version that gave the labels
-);
-CREATE INDEX IF NOT EXISTS observations_model_ts ON observations (model, ts);
-CREATE INDEX IF NOT EXISTS observations_pair ON observations (pair_id);
-CREATE TABLE IF NOT EXISTS resets (
-    id INTEGER PRIMARY KEY,
-    ts REAL NOT NULL,
-    model TEXT NOT NULL,
-    reason TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS audit_pairs (
-    pair_id TEXT PRIMARY KEY,   -- the pair's two rows in observations share it
-    ts REAL NOT NULL,
-    model TEXT NOT NULL,
-    source TEXT NOT NULL,
-    category TEXT NOT NULL,
-    prompt TEXT,                -- kept for review whatever keep_text says; NULL after keep_days
-    tuned TEXT,
-    base TEXT,
-    tuned_refusal TEXT NOT NULL,  -- the classifier's labels, as the drift test counted them
-    tuned_caution INTEGER NOT NULL,
-    base_refusal TEXT NOT NULL,
-    base_caution INTEGER NOT NULL,
-    classifier TEXT NOT NULL,
-    swap INTEGER NOT NULL,      -- 1: the base answer is shown first (blind review)
-    sort_key REAL NOT NULL      -- a random review order, the same for every reviewer
-);
-CREATE INDEX IF NOT EXISTS audit_pairs_sort ON audit_pairs (sort_key);
-CREATE TABLE IF NOT EXISTS reviews (
-    id INTEGER PRIMARY KEY,
-    pair_id TEXT NOT NULL,
-    labeller TEXT NOT NULL,     -- a reviewer's name, or judge:<model>
-    kind TEXT NOT NULL,         -- human | judge
-    ts REAL NOT NULL,
-    tuned_refusal TEXT NOT NULL,
-    tuned_caution INTEGER NOT NULL,
-    base_refusal TEXT NOT NULL,
-    base_caution INTEGER NOT NULL,
-    UNIQUE (pair_id, labeller)
-);
-CREATE INDEX IF NOT EXISTS reviews_labeller ON reviews (labeller, ts);
-"""
-# Columns added after a store was first created, with their type: `connect` adds them to an
-# older file, so a new version opens yesterday's store.
-_ADDED_COLUMNS = {"observations": [("classifier", "TEXT")]}
-
+# Columns of observations as the writers give them (`classifier` follows, `written` is the
+# database's to fill).
 COLUMNS = (
     "ts", "model", "source", "role", "category", "refusal", "caution", "refusal_score",
     "caution_score", "pair_id", "request_id", "pack", "probe", "expect", "prompt", "response",
@@ -103,31 +46,43 @@ AUDIT_COLUMNS = (
     "tuned_caution", "base_refusal", "base_caution", "classifier", "swap", "sort_key",
 )  # fmt: skip
 _ROW = operator.attrgetter(*COLUMNS)
+# The rows that `replay` reads: a tuned answer with its base's labels (keyed by the tuned row's
+# id), and answers without a pair (live rates). `t` names the row in both, for the filter.
+_PAIRED = """
+    SELECT t.id, t.written, t.model, t.source, t.category, t.ts, t.refusal, t.caution,
+           b.refusal, b.caution
+    FROM observations t JOIN observations b ON b.pair_id = t.pair_id AND b.role = 'base'
+    WHERE t.role = 'tuned' AND t.pair_id IS NOT NULL"""
+_SINGLES = """
+    SELECT t.id, t.written, t.model, t.source, t.category, t.role, t.ts, t.refusal, t.caution
+    FROM observations t WHERE t.pair_id IS NULL"""
+
 # Rows per INSERT statement: Python's sqlite3 releases the GIL around every statement step, so a
-# writer sharing a process with other threads (evaluate's, or the proxy's before the classifier
-# process wrote its rows) queues for it once per statement; one per hundred rows is cheap.
+# writer sharing a process with other threads (evaluate's) queues for it once per statement;
+# one per hundred rows is cheap, and PostgreSQL takes a batch's statements in one round trip.
 _ROWS_PER_INSERT = 100
 
 
 @functools.cache
 def _insert(rows: int) -> str:
     values = "(" + ", ".join("?" * (len(COLUMNS) + 1)) + ")"
-    return f"INSERT INTO observations ({', '.join(COLUMNS)}, classifier) VALUES " + ", ".join(
-        [values] * rows
+    return (
+        f"INSERT INTO observations ({', '.join(COLUMNS)}, classifier) VALUES "
+        + ", ".join([values] * rows)
+        + " ON CONFLICT DO NOTHING"  # a retried batch whose commit went unacknowledged
     )
 
 
 _INSERT_AUDIT = (
-    f"INSERT OR IGNORE INTO audit_pairs ({', '.join(AUDIT_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * len(AUDIT_COLUMNS))})"
+    f"INSERT INTO audit_pairs ({', '.join(AUDIT_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(AUDIT_COLUMNS))}) ON CONFLICT DO NOTHING"
 )
 
 
-def insert(
-    conn: sqlite3.Connection, records: Iterable[Observation | AuditPair], classifier: str
-) -> int:
-    """Write observations (and the audit pairs among them) in one transaction, each stamped
-    with the `classifier` version that labelled it; returns how many records."""
+def insert(conn: Connection, records: Iterable[Observation | AuditPair], classifier: str) -> int:
+    """Write observations (and the audit pairs among them) on `conn`, inside the caller's
+    transaction, each stamped with the `classifier` version that labelled it; returns how
+    many records."""
     rows: list[tuple[Any, ...]] = []
     audits: list[tuple[Any, ...]] = []
     for record in records:
@@ -135,12 +90,11 @@ def insert(
             audits.append((*record.row()[:12], classifier, *record.row()[12:]))
         else:
             rows.append((*record.row(), classifier))
-    with conn:
-        for start in range(0, len(rows), _ROWS_PER_INSERT):
-            chunk = rows[start : start + _ROWS_PER_INSERT]
-            conn.execute(_insert(len(chunk)), [value for row in chunk for value in row])
-        if audits:
-            conn.executemany(_INSERT_AUDIT, audits)
+    for start in range(0, len(rows), _ROWS_PER_INSERT):
+        chunk = rows[start : start + _ROWS_PER_INSERT]
+        conn.execute(_insert(len(chunk)), [value for row in chunk for value in row])
+    if audits:
+        conn.executemany(_INSERT_AUDIT, audits)
     return len(rows) + len(audits)
 
 
@@ -167,7 +121,8 @@ class Observation:
     response: str | None = None
 
     def row(self) -> tuple[Any, ...]:
-        return _ROW(self)
+        row = _ROW(self)
+        return (*row[:6], int(row[6]), *row[7:])  # PostgreSQL takes no bool for an INTEGER
 
 
 @fast_pickle
@@ -198,64 +153,76 @@ class AuditPair:
         )  # fmt: skip
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, timeout=30.0, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes under WAL
-    conn.execute("PRAGMA busy_timeout=30000")
-    conn.executescript(SCHEMA)
-    for table, columns in _ADDED_COLUMNS.items():
-        present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
-        for name, kind in columns:
-            if name not in present:
-                try:
-                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
-                except sqlite3.OperationalError as exc:  # another process added it first
-                    if "duplicate column" not in str(exc):
-                        raise
-    return conn
+def require_current(backend: Backend) -> None:
+    """For `store.migrate_on_start: false`: refuse a schema that is not the one this version
+    writes, naming the command that migrates it."""
+    version = backend.schema_version()
+    check_known(version, backend.describe())
+    if version < LATEST:
+        raise SchemaError(
+            f"the store {backend.describe()} has schema version {version}, this tunewatch "
+            f"needs {LATEST}: run `tunewatch store migrate` (store.migrate_on_start is false)"
+        )
 
 
 class Store:
     """Reads, resets, metadata and retention, each on a short-lived connection of the caller's
-    thread; observations are written by the classifier process (see the module docstring)."""
+    thread (SQLite) or from a small pool (PostgreSQL); observations are written by the
+    classifier process (see the module docstring)."""
 
     def __init__(
         self,
-        path: Path,
+        location: str | Path,
         *,
         retention_seconds: float | None = None,
         audit_keep_seconds: float | None = None,
         clock: Callable[[], float] = time.time,
+        migrate: bool = True,
+        backend: Backend | None = None,
     ) -> None:
-        self.path = path
+        self.backend = backend or open_backend(location)
+        self.location = location
         self.retention_seconds = retention_seconds
         self.audit_keep_seconds = audit_keep_seconds
         self.clock = clock
-        self._conn = connect(path)  # creates the file and the schema at start-up
+        if migrate:
+            applied = self.backend.migrate()
+            if applied:
+                log.info("store schema migrated", extra={"store": self.backend.describe(),
+                                                         "versions": applied})  # fmt: skip
+        else:
+            require_current(self.backend)
+
+    @property
+    def shared(self) -> bool:
+        """Several replicas write here: what it holds is the fleet's, not this process's."""
+        return self.backend.shared
 
     def close(self) -> None:
-        self._conn.close()
+        self.backend.close()
 
     def write_now(self, *records: Observation | AuditPair, classifier: str = "") -> None:
-        """Synchronous write for batch tools (evaluate) that run no classifier process."""
-        insert(self._conn, records, classifier)
+        """Synchronous write for batch tools (evaluate, store copy) that run no classifier
+        process."""
+        with self.backend.connect() as conn:
+            insert(conn, records, classifier)
 
-    def prune(self) -> int:
-        """Delete rows older than the retention period, and the audited pairs' text older than
-        audit.keep_days; returns how many observations were deleted."""
+    def prune(self, older_than: float | None = None) -> int:
+        """Delete rows older than the retention period (or `older_than` seconds), and the
+        audited pairs' text older than audit.keep_days; returns how many observations were
+        deleted."""
         now = self.clock()
+        retention = older_than if older_than is not None else self.retention_seconds
         deleted = 0
-        with self._reader() as conn, conn:
+        with self.backend.connect() as conn:
             if self.audit_keep_seconds:
                 conn.execute(
                     "UPDATE audit_pairs SET prompt = NULL, tuned = NULL, base = NULL "
                     "WHERE ts < ? AND prompt IS NOT NULL",
                     (now - self.audit_keep_seconds,),
                 )
-            if self.retention_seconds:
-                cutoff = now - self.retention_seconds
+            if retention:
+                cutoff = now - retention
                 deleted = conn.execute("DELETE FROM observations WHERE ts < ?", (cutoff,)).rowcount
                 conn.execute("DELETE FROM audit_pairs WHERE ts < ?", (cutoff,))
                 conn.execute(
@@ -265,19 +232,19 @@ class Store:
 
     # -- resets and metadata -----------------------------------------------------------------
     def add_reset(self, model: str, reason: str, ts: float | None = None) -> None:
-        with self._reader() as conn, conn:
+        with self.backend.connect() as conn:
             conn.execute(
                 "INSERT INTO resets (ts, model, reason) VALUES (?, ?, ?)",
                 (ts if ts is not None else self.clock(), model, reason),
             )
 
     def get_meta(self, key: str) -> str | None:
-        with self._reader() as conn:
+        with self.backend.connect() as conn:
             row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
     def set_meta(self, key: str, value: str) -> None:
-        with self._reader() as conn, conn:
+        with self.backend.connect() as conn:
             conn.execute(
                 "INSERT INTO meta (key, value) VALUES (?, ?) "
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -285,15 +252,14 @@ class Store:
             )
 
     # -- reading -------------------------------------------------------------------------
-    @contextmanager
-    def _reader(self) -> Iterator[sqlite3.Connection]:
-        """A short-lived connection of the caller's thread (reads, and rare small writes)."""
-        with closing(sqlite3.connect(self.path, timeout=30.0)) as conn:
-            conn.row_factory = sqlite3.Row
-            yield conn
+    def _dicts(self, query: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self.backend.connect() as conn:
+            cursor = conn.execute(query, args)
+            names = [column[0] for column in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     def last_resets(self) -> dict[str, float]:
-        with self._reader() as conn:
+        with self.backend.connect() as conn:
             rows = conn.execute("SELECT model, MAX(ts) FROM resets GROUP BY model").fetchall()
         return {r[0]: r[1] for r in rows}
 
@@ -301,20 +267,28 @@ class Store:
         """Replay everything since each model's last reset into `engine`; returns rows read."""
         resets = self.last_resets()
         engine.resets.update(resets)
+        return self.replay(engine, resets)
+
+    def replay(
+        self,
+        engine: DriftEngine,
+        resets: dict[str, float],
+        *,
+        written_since: float | None = None,
+        fresh: Callable[[int, float | None], bool] = lambda row_id, written: True,
+    ) -> int:
+        """Add stored evidence to `engine`: every row after its model's reset, or only rows
+        whose transaction began at `written_since` or later; either way only rows that
+        `fresh(id, written)` admits (the fleet reader's de-duplication). Returns how many rows
+        (pairs count once) it added."""
         window_start = self.clock() - engine.settings.window_seconds
+        since = "" if written_since is None else " AND t.written >= ?"
+        args = () if written_since is None else (written_since,)
         count = 0
-        with self._reader() as conn:
-            paired = conn.execute(
-                """
-                SELECT t.model, t.source, t.category, t.ts, t.refusal, t.caution,
-                       b.refusal, b.caution
-                FROM observations t JOIN observations b
-                  ON b.pair_id = t.pair_id AND b.role = 'base'
-                WHERE t.role = 'tuned' AND t.pair_id IS NOT NULL
-                """
-            )
-            for model, source, category, ts, t_ref, t_cau, b_ref, b_cau in paired:
-                if ts < resets.get(model, float("-inf")):
+        with self.backend.connect() as conn:
+            paired = conn.execute(_PAIRED + since, args)
+            for row_id, written, model, source, category, ts, t_ref, t_cau, b_ref, b_cau in paired:
+                if ts < resets.get(model, float("-inf")) or not fresh(row_id, written):
                     continue
                 count += 1
                 tuned, base = Labels(t_ref, bool(t_cau)), Labels(b_ref, bool(b_cau))
@@ -326,18 +300,20 @@ class Store:
                     engine.restore(key, table, (int(t), 1), (int(b), 1))
                     if ts >= window_start:
                         engine.restore_window(key, ts, t, b)
-            singles = conn.execute(
-                """
-                SELECT model, source, category, role, ts, refusal, caution
-                FROM observations WHERE pair_id IS NULL
-                """
-            )
-            for model, source, category, role, ts, refusal, caution in singles:
-                if ts < resets.get(model, float("-inf")):
+            singles = conn.execute(_SINGLES + since, args)
+            for row_id, written, model, source, category, role, ts, refusal, caution in singles:
+                if ts < resets.get(model, float("-inf")) or not fresh(row_id, written):
                     continue
                 count += 1
                 engine.add_single(model, source, category, role, Labels(refusal, bool(caution)))
         return count
+
+    def clock_now(self) -> float:
+        """The database's clock (the fleet reader compares it with `written`)."""
+        if self.backend.dialect == "sqlite":
+            return self.clock()
+        with self.backend.connect() as conn:
+            return float(conn.execute("SELECT extract(epoch FROM now())").fetchone()[0])
 
     def observations(
         self,
@@ -362,14 +338,12 @@ class Store:
         if limit is not None:
             query += " LIMIT ?"
             args.append(limit)
-        with self._reader() as conn:
-            return [dict(r) for r in conn.execute(query, args)]
+        return self._dicts(query, args)
 
     # -- the audit sample and its reviews ------------------------------------------------
     def audit_pair(self, pair_id: str) -> dict[str, Any] | None:
-        with self._reader() as conn:
-            row = conn.execute("SELECT * FROM audit_pairs WHERE pair_id = ?", (pair_id,)).fetchone()
-        return None if row is None else dict(row)
+        rows = self._dicts("SELECT * FROM audit_pairs WHERE pair_id = ?", (pair_id,))
+        return rows[0] if rows else None
 
     def next_for_review(
         self, labeller: str, *, after: float = -1.0, overlap: float = 0.0
@@ -387,18 +361,17 @@ class Store:
                    SELECT 1 FROM reviews r WHERE r.pair_id = a.pair_id AND r.kind = 'human'))
             ORDER BY a.sort_key LIMIT 1
         """
-        with self._reader() as conn:
-            row = conn.execute(query, (after, labeller, overlap)).fetchone()
-            if row is None and after >= 0.0:
-                row = conn.execute(query, (-1.0, labeller, overlap)).fetchone()
-        return None if row is None else dict(row)
+        rows = self._dicts(query, (after, labeller, overlap))
+        if not rows and after >= 0.0:
+            rows = self._dicts(query, (-1.0, labeller, overlap))
+        return rows[0] if rows else None
 
     def add_review(
         self, pair_id: str, labeller: str, kind: str, tuned: Labels, base: Labels,
         ts: float | None = None,
     ) -> bool:  # fmt: skip
         """Record (or replace) one labeller's labels for a pair; False for an unknown pair."""
-        with self._reader() as conn, conn:
+        with self.backend.connect() as conn:
             if conn.execute("SELECT 1 FROM audit_pairs WHERE pair_id = ?", (pair_id,)).fetchone():
                 conn.execute(
                     """INSERT INTO reviews (pair_id, labeller, kind, ts, tuned_refusal,
@@ -417,7 +390,7 @@ class Store:
 
     def undo_review(self, labeller: str) -> str | None:
         """Delete `labeller`'s latest review; returns its pair id (None when there was none)."""
-        with self._reader() as conn, conn:
+        with self.backend.connect() as conn:
             row = conn.execute(
                 "SELECT id, pair_id FROM reviews WHERE labeller = ? ORDER BY ts DESC, id DESC "
                 "LIMIT 1",
@@ -425,31 +398,28 @@ class Store:
             ).fetchone()
             if row is None:
                 return None
-            conn.execute("DELETE FROM reviews WHERE id = ?", (row["id"],))
-            return str(row["pair_id"])
+            conn.execute("DELETE FROM reviews WHERE id = ?", (row[0],))
+            return str(row[1])
 
     def audit_progress(self, labeller: str | None = None) -> list[dict[str, Any]]:
         """Per model and category: pairs drawn, pairs with text left to review, pairs reviewed
         by a person, and by `labeller`."""
-        with self._reader() as conn:
-            rows = conn.execute(
-                """
-                SELECT a.model, a.category, COUNT(*) AS audited,
-                       SUM(a.prompt IS NOT NULL) AS with_text,
-                       SUM(EXISTS (SELECT 1 FROM reviews r
-                                   WHERE r.pair_id = a.pair_id AND r.kind = 'human'))
-                           AS reviewed,
-                       SUM(EXISTS (SELECT 1 FROM reviews r
-                                   WHERE r.pair_id = a.pair_id AND r.labeller = ?)) AS mine
-                FROM audit_pairs a GROUP BY a.model, a.category ORDER BY a.model, a.category
-                """,
-                (labeller or "",),
-            ).fetchall()
-        return [dict(r) for r in rows]
+        rows = self._dicts(
+            """
+            SELECT a.model, a.category, COUNT(*) AS audited, COUNT(a.prompt) AS with_text,
+                   SUM(CASE WHEN EXISTS (SELECT 1 FROM reviews r WHERE r.pair_id = a.pair_id
+                                         AND r.kind = 'human') THEN 1 ELSE 0 END) AS reviewed,
+                   SUM(CASE WHEN EXISTS (SELECT 1 FROM reviews r WHERE r.pair_id = a.pair_id
+                                         AND r.labeller = ?) THEN 1 ELSE 0 END) AS mine
+            FROM audit_pairs a GROUP BY a.model, a.category ORDER BY a.model, a.category
+            """,
+            (labeller or "",),
+        )
+        return [{**r, "reviewed": int(r["reviewed"]), "mine": int(r["mine"])} for r in rows]
 
     def reviewed_pairs(self, kind: str = "human") -> list[ReviewedPair]:
         """Each audited pair with the classifier's labels and the first review of `kind`."""
-        with self._reader() as conn:
+        with self.backend.connect() as conn:
             rows = conn.execute(
                 """
                 SELECT a.model, a.source, a.category, a.ts, a.classifier,
@@ -476,8 +446,7 @@ class Store:
 
     def reviews(self, kind: str | None = None) -> list[dict[str, Any]]:
         query = "SELECT * FROM reviews" + (" WHERE kind = ?" if kind else "") + " ORDER BY id"
-        with self._reader() as conn:
-            return [dict(r) for r in conn.execute(query, (kind,) if kind else ())]
+        return self._dicts(query, (kind,) if kind else ())
 
     def audit_pairs(self, *, with_text: bool = True, unlabelled_by: str | None = None,
                     limit: int | None = None) -> list[dict[str, Any]]:  # fmt: skip
@@ -497,5 +466,4 @@ class Store:
         if limit is not None:
             query += " LIMIT ?"
             args.append(limit)
-        with self._reader() as conn:
-            return [dict(r) for r in conn.execute(query, args)]
+        return self._dicts(query, args)

@@ -9,6 +9,7 @@ import os
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import (
     AfterValidator,
@@ -182,20 +183,61 @@ class ProbesConfig(_Strict):
 
 
 class StoreConfig(_Strict):
-    url: str = "sqlite:///var/tunewatch.db"
+    url: str = "sqlite:///var/tunewatch.db"  # or postgresql://user@host:5432/db for a fleet
+    url_env: str | None = None  # the whole URL from this env var (a Kubernetes Secret)
+    password_env: str | None = None  # the PostgreSQL password from this env var ...
+    password_file: Path | None = None  # ... or from this file (a mounted secret)
     keep_text: Literal["none", "divergent", "all"] = "none"
     retention: Duration = 30 * 86400.0
+    # Rows held in memory while the store cannot take them (estimated bytes): beyond it the
+    # oldest are dropped and counted; a replica killed with SIGKILL loses at most this much.
+    buffer_bytes: int = Field(64 * 1024 * 1024, ge=1024 * 1024)
+    migrate_on_start: bool = True  # false: `tunewatch store migrate` runs them, start-up checks
+    fleet_refresh: Duration = 5.0  # how often a replica reads the fleet's rows (PostgreSQL)
 
     @field_validator("url")
     @classmethod
-    def _sqlite_only(cls, value: str) -> str:
-        if not value.startswith("sqlite:///"):
-            raise ValueError("only sqlite:///PATH is supported")
+    def _known_scheme(cls, value: str) -> str:
+        if not value.startswith(("sqlite:///", "postgresql://", "postgres://")):
+            raise ValueError("give sqlite:///PATH or postgresql://[user@]host[:port]/database")
+        if urlsplit(value).password is not None:
+            raise ValueError(
+                "the URL holds a password: give it with store.password_env or "
+                "store.password_file (or the whole URL with store.url_env), not in the file"
+            )
         return value
 
     @property
     def path(self) -> Path:
+        """The SQLite file (for the embedded store only)."""
         return Path(self.url.removeprefix("sqlite:///"))
+
+    def resolved_url(self) -> str:
+        """The URL with its credentials, read at start-up; never log it (`redact` it)."""
+        url = (secret(self.url_env) if self.url_env else None) or self.url
+        if self.url_env and not secret(self.url_env):
+            raise ConfigError([f"store.url_env: the environment variable {self.url_env} is unset"])
+        if not url.startswith(("postgresql://", "postgres://")):
+            return url
+        password = secret(self.password_env)
+        if self.password_env and password is None:
+            raise ConfigError(
+                [f"store.password_env: the environment variable {self.password_env} is unset"]
+            )
+        if self.password_file is not None:
+            try:
+                password = self.password_file.read_text().strip()
+            except OSError as exc:
+                raise ConfigError(
+                    [f"store.password_file: cannot read {self.password_file}: {exc.strerror}"]
+                ) from exc
+        if password is None:
+            return url
+        parts = urlsplit(url)
+        user = quote(parts.username or "", safe="")
+        host = parts.netloc.rsplit("@", 1)[-1]
+        netloc = f"{user}:{quote(password, safe='')}@{host}"
+        return urlunsplit(parts._replace(netloc=netloc))
 
 
 class DriftConfig(_Strict):

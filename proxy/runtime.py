@@ -15,6 +15,7 @@ import httpx
 from tunewatch.monitoring.drift import DriftEngine
 from tunewatch.monitoring.metrics import Metrics
 from tunewatch.monitoring.store import Store
+from tunewatch.monitoring.store_backends import SchemaError, redact
 from tunewatch.probes.registry import PackRegistry
 from tunewatch.probes.runner import ProbeResult, Target, upstream_client
 from tunewatch.probes.scheduler import ModelPair, Scheduler, ScheduleSettings
@@ -80,11 +81,7 @@ def build_runtime(config: Config, metrics: Metrics) -> Runtime:
         raise ConfigError(problems)
     api_keys, client_names = client_keys(config)
     engine = DriftEngine(drift_settings(config))
-    store = Store(
-        config.store.path,
-        retention_seconds=config.store.retention,
-        audit_keep_seconds=config.audit.keep_days * 86400.0,
-    )
+    store = open_store(config)
     monitor = Monitor(
         config, routes, metrics, engine, store,
         known_categories=[c.name for c in categories(config)],
@@ -109,6 +106,26 @@ def build_runtime(config: Config, metrics: Metrics) -> Runtime:
         config, metrics, routes, api_keys, admin_token, engine, store, monitor, client, forwarder,
         scheduler,
     )  # fmt: skip
+
+
+def open_store(config: Config) -> Store:
+    """The configured store, its schema migrated (or checked); `ConfigError` naming the store,
+    never its password, when it cannot be opened."""
+    url = config.store.resolved_url()
+    try:
+        return Store(
+            url,
+            retention_seconds=config.store.retention,
+            audit_keep_seconds=config.audit.keep_days * 86400.0,
+            migrate=config.store.migrate_on_start,
+        )
+    except SchemaError as exc:
+        raise ConfigError([f"store: {exc}"]) from exc
+    except Exception as exc:
+        if not type(exc).__module__.startswith(("psycopg", "sqlite3")):
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError([f"store: cannot open {redact(url)}: {first}"]) from exc
 
 
 def check_client_auth(config: Config) -> None:
@@ -160,7 +177,10 @@ def client_keys(config: Config) -> tuple[list[bytes], list[str]]:
 async def running(runtime: Runtime) -> AsyncIterator[None]:
     """Restore the evidence, start the background work; stop it all on the way out."""
     await runtime.monitor.adopt_classifier()
-    restored = await asyncio.to_thread(runtime.store.rebuild, runtime.engine)
+    if runtime.monitor.fleet is not None:
+        restored = await runtime.monitor.read_fleet()
+    else:
+        restored = await asyncio.to_thread(runtime.store.rebuild, runtime.engine)
     async with upstream_client(tls_contexts(runtime.routes)) as upstreams:
         runtime.upstreams = upstreams
         await runtime.monitor.start(upstreams, runtime.client)

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tunewatch.monitoring.analysis import Item, LiveRow
-from tunewatch.monitoring.store import SCHEMA, Observation
+from tunewatch.monitoring.store import Observation, Store
 from tunewatch.proxy.watch.classifier_process import ClassifierProcess, WorkerDied
 
 
@@ -92,8 +92,7 @@ def test_a_batch_in_flight_when_the_worker_dies_fails_loudly(tmp_path: Path) -> 
             await asyncio.wait_for(pending, 30)
         assert lost == [2] and worker.rows_written == 0
 
-    with closing(sqlite3.connect(db)) as conn:
-        conn.executescript(SCHEMA)
+    Store(db).close()  # the schema, as the proxy creates it at start
     _with_worker(check, store=db, on_rows_lost=lost.append, flush_after=60)
     assert _stored_pairs(db) == []
 
@@ -124,31 +123,41 @@ def test_live_rows_are_written_by_the_classifier_process(tmp_path: Path) -> None
             ]
             analyses = await worker.analyse(live)
             assert [a.labels.refusal for a in analyses] == ["full", "none", "none"]
-            assert worker.rows_written == 2
-            # A write that fails loses its rows, is counted, and never fails the analyses.
+            assert worker.rows_written == 2 and worker.store_state == (0, 0, True)
+            # A write that fails never fails the analyses: its rows wait in the child's
+            # buffer, and go in once the store takes them again.
             with closing(sqlite3.connect(db)) as conn:
                 conn.execute("ALTER TABLE observations RENAME TO moved")
             again = await worker.analyse(live[:1])
             assert again[0].labels.refusal == "full"
-            assert worker.rows_written == 2 and lost == [1]
+            rows, buffered, up = worker.store_state
+            assert (rows, up) == (1, False) and buffered > 0
+            assert worker.rows_written == 2 and lost == []
+            with closing(sqlite3.connect(db)) as conn:
+                conn.execute("ALTER TABLE moved RENAME TO observations")
+            for _ in range(200):  # the child retries on its own, no batch needed
+                if worker.rows_written == 3:
+                    break
+                await asyncio.sleep(0.05)
+            assert worker.rows_written == 3 and worker.store_state == (0, 0, True)
         finally:
             await worker.stop()
 
-    with closing(sqlite3.connect(db)) as conn:
-        conn.executescript(SCHEMA)
+    Store(db).close()  # the schema, as the proxy creates it at start
     asyncio.run(run())
     with closing(sqlite3.connect(db)) as conn:
         rows = conn.execute(
             "SELECT model, source, role, category, refusal, request_id, prompt, response "
-            "FROM moved ORDER BY id"
+            "FROM observations ORDER BY id"
         ).fetchall()
     assert rows == [
         ("m", "live", "tuned", "crime", "full", "req-1", None, None),
         ("m", "live", "tuned", "crime", "none", "req-2", "how do I pick a lock?", ANSWER),
+        ("m", "live", "tuned", "crime", "full", "req-1", None, None),
     ]
 
 
-def test_a_store_the_child_cannot_open_loses_rows_not_answers(
+def test_a_store_the_child_cannot_open_holds_rows_not_answers(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     lost: list[int] = []
@@ -159,19 +168,22 @@ def test_a_store_the_child_cannot_open_loses_rows_not_answers(
         await worker.start()
         try:
             item = replace(_item(REFUSAL), live=LiveRow("m", "req-1", keep_text=False))
-            for _ in range(2):  # it tries to connect again for the next batch
+            for _ in range(2):
                 assert (await worker.analyse([item, item]))[0].labels.refusal == "full"
-            assert worker.alive and worker.rows_written == 0 and lost == [2, 2]
+            assert worker.alive and worker.rows_written == 0 and lost == []
+            assert worker.store_state[0] == 4 and not worker.store_state[2]
         finally:
-            await worker.stop()
+            await worker.stop()  # the rows still waiting at exit are counted lost
 
     asyncio.run(run())
-    # The child says so on the stderr it shares with the proxy, as JSON lines like the proxy's.
-    said = [json.loads(line) for line in capfd.readouterr().err.splitlines() if "rows" in line]
-    assert [(e["level"], e["logger"], e["msg"]) for e in said] == [
-        ("error", "tunewatch.worker", "writing 2 rows failed; they are lost")
-    ] * 2
-    assert "unable to open database file" in said[0]["exc"]
+    assert lost == [4]
+    # The child says so once, on the stderr it shares with the proxy, as a JSON line.
+    said = [json.loads(line) for line in capfd.readouterr().err.splitlines() if "store" in line]
+    assert [(e["level"], e["logger"], e["msg"], e["error"]) for e in said] == [
+        ("error", "tunewatch.store", "the store is unreachable; rows wait in the buffer "
+         "(store.buffer_bytes)", "OperationalError")
+    ]  # fmt: skip
+    assert str(tmp_path) in said[0]["store"]
 
 
 def _pair(pair_id: str) -> tuple[Observation, Observation]:
@@ -215,8 +227,7 @@ def test_rows_handed_over_go_with_the_next_batch_or_alone(tmp_path: Path) -> Non
         finally:
             await worker.stop()  # sends what is still queued before the pipe closes
 
-    with closing(sqlite3.connect(db)) as conn:
-        conn.executescript(SCHEMA)
+    Store(db).close()  # the schema, as the proxy creates it at start
     asyncio.run(run())
     assert _stored_pairs(db) == [
         (p, r) for p in ("p1", "p2", "p3", "p4") for r in ("tuned", "base")

@@ -6,11 +6,12 @@ process (a manager and a queue feeder), and each of their wake-ups takes the GIL
 loop. Here the loop pickles a batch and hands the bytes to a pipe transport, and a protocol
 unpickles the answer; the proxy process runs no thread for classification at all.
 
-The child is also the store's only writer of observations: the live answers' rows, which it
+The child is also the proxy's only writer of observations: the live answers' rows, which it
 builds itself, and the rows the proxy hands it (mirrored and probed pairs), which ride down the
 pipe with the next batch. A writer thread in the proxy took the GIL from the event loop at
-every wake-up and every statement (measured in docs/performance.md); here the SQLite work runs
-at the classifier's idle priority.
+every wake-up and every statement (measured in docs/performance.md); here the database work
+runs at the classifier's idle priority, and rows the database cannot take yet wait in the
+child's byte-bounded buffer (monitoring/store_buffer.py) while classification goes on.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import logging
 import multiprocessing
 import os
 import pickle
-import sqlite3
 import struct
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -30,7 +30,9 @@ from typing import Any
 
 from tunewatch.monitoring.analysis import Analysis, Item, analyse_batch, init_worker, live_rows
 from tunewatch.monitoring.classifier_version import weights_version
-from tunewatch.monitoring.store import AuditPair, Observation, connect, insert
+from tunewatch.monitoring.store import AuditPair, Observation
+from tunewatch.monitoring.store_backends import open_backend
+from tunewatch.monitoring.store_buffer import BufferedWriter
 from tunewatch.proxy.logs import setup_logging
 
 log = logging.getLogger("tunewatch.worker")
@@ -53,12 +55,14 @@ def _serve(
     requests: Connection,
     results: Connection,
     rules: list[tuple[str, str]],
-    store: Path | None,
+    store: str | Path | None,
     log_level: str | None,
     weights: str | None,
+    buffer_bytes: int,
 ) -> None:
     """The child: classify each batch in arrival order until the parent closes its pipe, and
-    write the rows sent with the batch and the batch's live rows to `store` before answering.
+    write the rows sent with the batch and the batch's live rows to `store` before answering;
+    while rows wait for the store, retry when due and report what was written or lost.
 
     SCHED_IDLE rather than a nice value: Linux treats a CPU that runs only SCHED_IDLE tasks as
     idle when it places a waking task, so the event loop, the load it serves and the upstream
@@ -72,11 +76,27 @@ def _serve(
     except (AttributeError, OSError):  # not Linux: the lowest nice value does what it can
         os.nice(19)
     init_worker(rules, weights)
-    writer = _Rows(store, weights_version(weights))
+    writer = None
+    if store is not None:
+        backend = open_backend(store, pool_size=1)
+        writer = BufferedWriter(backend, weights_version(weights), buffer_bytes)
+
+    def send(reply: tuple[Any, Any]) -> None:
+        counts = writer.flush() if writer is not None else (0, 0)
+        state = (writer.pending_rows, writer.pending_bytes, writer.up) if writer else (0, 0, True)
+        results.send_bytes(pickle.dumps((*reply, *counts, *state), pickle.HIGHEST_PROTOCOL))
+
     while True:
+        due = writer.due_in() if writer is not None else None
+        if due is not None and not requests.poll(due):
+            send((None, None))  # no batch came: a retry of what waits, reported alone
+            continue
         try:
             items, rows = pickle.loads(requests.recv_bytes())
         except EOFError:
+            if writer is not None and writer.batches:
+                writer.finish()  # one last try; what stays is counted lost
+                send((None, None))
             return
         try:
             analyses = analyse_batch(items)
@@ -85,29 +105,9 @@ def _serve(
         else:
             reply = (True, analyses)
             rows += live_rows(items, analyses)
-        results.send_bytes(pickle.dumps((*reply, *writer.write(rows)), pickle.HIGHEST_PROTOCOL))
-
-
-class _Rows:
-    """The child's writer; connects on first use, and again after a failure."""
-
-    def __init__(self, path: Path | None, classifier: str) -> None:
-        self.path = path
-        self.classifier = classifier
-        self.conn: sqlite3.Connection | None = None
-
-    def write(self, rows: list[Observation | AuditPair]) -> tuple[int, int]:
-        """Rows written and rows lost, in one transaction (a pair's two rows together or
-        neither): a failed write loses its rows, never the analyses."""
-        if self.path is None or not rows:
-            return 0, 0
-        try:
-            if self.conn is None:
-                self.conn = connect(self.path)
-            return insert(self.conn, rows, self.classifier), 0
-        except sqlite3.Error:
-            log.exception("writing %d rows failed; they are lost", len(rows))
-            return 0, len(rows)
+        if writer is not None:
+            writer.add(rows)
+        send(reply)
 
 
 Waiting = deque[tuple[asyncio.Future[list[Analysis]], int]]  # a batch's future, rows sent with it
@@ -119,6 +119,9 @@ class _Replies(asyncio.Protocol):
     def __init__(self, waiting: Waiting, on_rows: Callable[[int, int], None]) -> None:
         self.waiting = waiting
         self.on_rows = on_rows
+        # the child's buffer as its last frame told: rows waiting for the store, their bytes,
+        # and whether its last attempt reached the store
+        self.store_state = (0, 0, True)
         self.buffer = bytearray()
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
@@ -130,9 +133,12 @@ class _Replies(asyncio.Protocol):
             if len(self.buffer) < end:
                 return
             with memoryview(self.buffer) as view:
-                ok, value, written, lost = pickle.loads(view[_HEADER.size : end])
+                ok, value, written, lost, *state = pickle.loads(view[_HEADER.size : end])
             del self.buffer[:end]
+            self.store_state = (state[0], state[1], state[2])
             self.on_rows(written, lost)
+            if ok is None:  # a retry's report, no batch's answer
+                continue
             future, _ = self.waiting.popleft()
             if future.done():
                 continue
@@ -142,6 +148,10 @@ class _Replies(asyncio.Protocol):
                 future.set_exception(RuntimeError(f"classifier failed a batch: {value}"))
 
     def connection_lost(self, exc: Exception | None) -> None:
+        buffered, _, _ = self.store_state
+        if buffered:  # acknowledged but still waiting for the store when the child died
+            self.on_rows(0, buffered)
+            self.store_state = (0, 0, True)
         while self.waiting:
             future, rows = self.waiting.popleft()
             self.on_rows(0, rows)
@@ -154,22 +164,24 @@ class _Replies(asyncio.Protocol):
 class ClassifierProcess:
     """One spawned classifier; `analyse` answers in the order batches were sent.
 
-    With a `store`, the child writes there before it answers: the live rows of items carrying
-    a `LiveRow`, and the rows given to `write`, which go with the next batch or, when none
-    comes within `flush_after` seconds, alone. `rows_written` counts them; `on_rows_lost`
-    hears of rows that a failed write, a dead child or a full queue (`max_rows`) lost. With a
-    `log_level`, the child logs JSON lines like the proxy (`tunewatch.proxy.logs`).
+    With a `store` (a path or URL), the child writes there before it answers: the live rows of
+    items carrying a `LiveRow`, and the rows given to `write`, which go with the next batch or,
+    when none comes within `flush_after` seconds, alone; rows the store cannot take yet wait
+    in the child, up to `buffer_bytes`. `rows_written` counts them; `on_rows_lost` hears of
+    rows that a refused write, an overflowing buffer, a dead child or a full queue
+    (`max_rows`) lost. With a `log_level`, the child logs JSON lines like the proxy.
     """
 
     def __init__(
         self,
         rules: Sequence[tuple[str, str]],
-        store: Path | None = None,
+        store: str | Path | None = None,
         on_rows_lost: Callable[[int], None] = lambda n: None,
         log_level: str | None = None,
         max_rows: int = 20_000,
         flush_after: float = 0.1,
         weights: str | None = None,
+        buffer_bytes: int = 64 * 1024 * 1024,
     ) -> None:
         self.rules = list(rules)
         self.weights = weights
@@ -178,6 +190,7 @@ class ClassifierProcess:
         self.log_level = log_level
         self.max_rows = max_rows
         self.flush_after = flush_after
+        self.buffer_bytes = buffer_bytes
         self.rows_written = 0
         self._rows: list[Observation | AuditPair] = []
         self._flush: asyncio.TimerHandle | None = None
@@ -201,6 +214,7 @@ class ClassifierProcess:
                 self.store,
                 self.log_level,
                 self.weights,
+                self.buffer_bytes,
             ),
             name="tunewatch-classifier",
             daemon=True,
@@ -232,6 +246,12 @@ class ClassifierProcess:
     @property
     def pending_rows(self) -> int:
         return len(self._rows)
+
+    @property
+    def store_state(self) -> tuple[int, int, bool]:
+        """(rows, bytes, up): what waits in the child for the store, and whether the child's
+        last attempt reached it."""
+        return self._replies.store_state if self._replies is not None else (0, 0, True)
 
     def write(self, *rows: Observation | AuditPair) -> bool:
         """Queue rows written together (a pair's two) for the child; never blocks. False when

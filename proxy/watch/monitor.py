@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import sqlite3
 import time
 import uuid
 from typing import Any
@@ -21,6 +20,7 @@ from tunewatch.monitoring.analysis import Analysis, Item, LiveRow
 from tunewatch.monitoring.audit import AuditSummary, BiasSettings, summarise
 from tunewatch.monitoring.classifier_version import weights_version
 from tunewatch.monitoring.drift import METRICS, DriftEngine, Labels
+from tunewatch.monitoring.fleet import FleetReader
 from tunewatch.monitoring.metrics import Children, Metrics
 from tunewatch.monitoring.openai_text import follows_a_tool
 from tunewatch.monitoring.store import AuditPair, Observation, Store
@@ -61,6 +61,13 @@ class Monitor:
         self.metrics = metrics
         self.engine = engine
         self.store = store
+        # With a shared store the engine holds the fleet's evidence, read back from the store
+        # (`_fleet_loop`): adding this replica's pairs directly too would count them twice.
+        self.fleet = (
+            FleetReader(store, lambda: DriftEngine(engine.settings))
+            if store is not None and store.shared
+            else None
+        )
         self.known_categories = set(known_categories)
         self.keep_text = config.store.keep_text
         self.classify_rate = config.monitor.classify_rate
@@ -76,11 +83,12 @@ class Monitor:
         )
         self.classifier = ClassifierProcess(
             rules,
-            store=store.path if store is not None else None,
+            store=store.location if store is not None else None,
             weights=config.classifier.weights,
             on_rows_lost=metrics.dropped.labels("store").inc,
             log_level=config.server.log_level,
             max_rows=config.monitor.store_queue_size,
+            buffer_bytes=config.store.buffer_bytes,
         )
         self.classifier_version = weights_version(config.classifier.weights)
         self.bias_settings = BiasSettings(alpha=config.drift.alpha)
@@ -90,7 +98,7 @@ class Monitor:
         self._responses = Children(metrics.responses)
         self._unlabelled = Children(metrics.unlabelled)
         self._audited = Children(metrics.audit_pairs)
-        metrics.watch_drift(engine)
+        metrics.watch_drift(engine, "fleet" if self.fleet is not None else "replica")
         metrics.watch_audit(lambda: self.audit)
 
     # -- the request path: O(1), never blocks, never raises ------------------------------
@@ -159,6 +167,8 @@ class Monitor:
             ),
             *(self.mirror.worker(client) for _ in range(self.config.monitor.mirror_concurrency)),
         ]
+        if self.fleet is not None:
+            loops.append(self._fleet_loop(self.fleet))
         if self.store is not None:
             loops.append(self._audit_loop())
             loops.append(self._retention(self.store))
@@ -184,23 +194,56 @@ class Monitor:
             self.metrics.queue_depth.labels("classify").set(len(self.backlog))
             self.metrics.queue_depth.labels("mirror").set(self.mirror.queue.qsize())
             self.metrics.queue_depth.labels("store").set(self.classifier.pending_rows)
+            _, buffered, up = self.classifier.store_state
+            self.metrics.store_buffered_bytes.set(buffered)
+            self.metrics.store_up.set(int(up))
             await asyncio.sleep(1.0)
 
     async def _retention(self, store: Store) -> None:
         while True:
             try:
                 await asyncio.to_thread(store.prune)
-            except sqlite3.Error:
+            except store.backend.errors + store.backend.unreachable:
                 log.exception("store retention prune failed")
             await asyncio.sleep(_PRUNE_EVERY)
 
     async def _audit_loop(self) -> None:
+        assert self.store is not None
+        errors = self.store.backend.errors + self.store.backend.unreachable
         while True:
             try:
                 await self.refresh_audit()
-            except sqlite3.Error:
+            except errors:
                 log.exception("reading the audit's reviews failed")
             await asyncio.sleep(_AUDIT_EVERY)
+
+    async def read_fleet(self) -> int:
+        """Bring the engine up to the shared store's evidence; returns the rows read. The rows
+        are read and counted in a thread, and merged here in time proportional to the series,
+        so the event loop never walks them."""
+        assert self.fleet is not None
+        whole, read, rows = await asyncio.to_thread(self.fleet.read)
+        if whole:
+            self.engine.adopt(read)
+        else:
+            self.engine.merge(read)
+        return rows
+
+    async def _fleet_loop(self, fleet: FleetReader) -> None:
+        errors = fleet.store.backend.errors + fleet.store.backend.unreachable
+        failing = False
+        while True:
+            await asyncio.sleep(self.config.store.fleet_refresh)
+            try:
+                await self.read_fleet()
+            except errors as exc:  # the next read covers what this one missed
+                if not failing:
+                    log.error(
+                        "reading the fleet's evidence failed", extra={"error": type(exc).__name__}
+                    )
+                failing = True
+            else:
+                failing = False
 
     async def refresh_audit(self) -> None:
         """Recompute the corrected drift and the labeller-bias tests from the stored reviews
@@ -241,7 +284,7 @@ class Monitor:
         """Forget a model's drift evidence (all models when None), durably."""
         models = [model] if model is not None else list(self.routes)
         for name in models:
-            self.engine.reset(name)
+            self.engine.reset(name)  # at once here; the other replicas on their next read
             self.metrics.resets.labels(name, reason).inc()
             if self.store is not None:
                 await asyncio.to_thread(self.store.add_reset, name, reason)
@@ -254,7 +297,8 @@ class Monitor:
             self._unlabelled(model, "tuned", "live", analysis.unlabelled or "empty").inc()
             return
         labels = analysis.labels
-        self.engine.add_single(model, "live", analysis.category, "tuned", labels)
+        if self.fleet is None:
+            self.engine.add_single(model, "live", analysis.category, "tuned", labels)
         self._count(model, "tuned", "live", analysis.category, labels)
 
     def _mirrored_pair(self, job: MirrorJob, tuned: Analysis, base: Analysis) -> bool:
@@ -294,7 +338,8 @@ class Monitor:
                 if not analysis.labelled:
                     self._unlabelled(model, role, source, analysis.unlabelled or "empty").inc()
             return False
-        self.engine.add_pair(model, source, category, tuned.labels, base.labels)
+        if self.fleet is None:
+            self.engine.add_pair(model, source, category, tuned.labels, base.labels)
         self._count(model, "tuned", source, category, tuned.labels)
         self._count(model, "base", source, category, base.labels)
         if self.store is None:
