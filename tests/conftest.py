@@ -1,8 +1,10 @@
-"""Session fixtures: one real vLLM (CPU) for the whole run, the fake upstream, proxies."""
+"""Session fixtures: one real vLLM (CPU) for the whole run, the fake upstream, proxies, and one
+throwaway PostgreSQL (per xdist worker) for the store tests."""
 
 from __future__ import annotations
 
 import subprocess
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,7 @@ import pytest
 
 from tests.support.paths import DEMO_FILES, REPO_ROOT
 from tests.support.processes import Process, start_fake_upstream, start_proxy
+from tunewatch.proxy.devstack.postgres import PostgresServer, postgres_bindir, start_postgres
 from tunewatch.proxy.devstack.vllm import VllmServer, start_vllm, vllm_python
 
 DEMO_MODELS = DEMO_FILES.models
@@ -92,3 +95,39 @@ def proxy_factory(tmp_path: Path) -> Iterator[ProxyFactory]:
     yield factory
     for proc in started:
         proc.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL, started by the first test that asks for it (once per xdist
+    worker). Shared: a test that stops, pauses or kills a server starts its own instead."""
+    if postgres_bindir() is None:
+        pytest.fail(
+            "PostgreSQL server binaries not found: .ci/run installs Debian's postgresql "
+            "(apt-get install postgresql), or set TUNEWATCH_PG_BINDIR",
+            pytrace=False,
+        )
+    server = start_postgres(tmp_path_factory.mktemp("postgres"))
+    yield server
+    server.remove()
+
+
+@pytest.fixture
+def fresh_database(postgres_server: PostgresServer) -> Iterator[str]:
+    """The URL of a new empty database on the session's server, dropped after the test."""
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    url = postgres_server.create_database(name)
+    yield url
+    if not postgres_server.running:  # a test stopped it after all: the next tests need it
+        postgres_server.restart()
+    postgres_server.drop_database(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"], ids=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same store test on both backends: a new SQLite file, or a new PostgreSQL database
+    (PostgreSQL starts only for the second)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/store.db"
+    url: str = request.getfixturevalue("fresh_database")
+    return url
