@@ -258,6 +258,12 @@ class Store:
             names = [column[0] for column in cursor.description]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
+    def resets(self) -> list[dict[str, Any]]:
+        return self._dicts("SELECT * FROM resets ORDER BY id")
+
+    def meta(self) -> dict[str, str]:
+        return {r["key"]: r["value"] for r in self._dicts("SELECT key, value FROM meta")}
+
     def last_resets(self) -> dict[str, float]:
         with self.backend.connect() as conn:
             rows = conn.execute("SELECT model, MAX(ts) FROM resets GROUP BY model").fetchall()
@@ -324,9 +330,13 @@ class Store:
         source: str | None = None,
         pack: str | None = None,
         newest_first: bool = False,
+        after_id: int | None = None,
     ) -> list[dict[str, Any]]:
         query = "SELECT * FROM observations WHERE 1=1"
         args: list[Any] = []
+        if after_id is not None:  # paging through a large store (store copy)
+            query += " AND id > ?"
+            args.append(after_id)
         for column, value in (("model", model), ("source", source), ("pack", pack)):
             if value is not None:
                 query += f" AND {column} = ?"

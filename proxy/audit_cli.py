@@ -42,6 +42,7 @@ from tunewatch.monitoring.classifier_version import WEIGHTS_PATH, weights_versio
 from tunewatch.monitoring.drift import Labels
 from tunewatch.monitoring.store import Store
 from tunewatch.proxy.config import ConfigError, load_config
+from tunewatch.proxy.store_cli import StoreError, location, open_store
 
 # A reviewed answer counts this many corpus examples: there are few of them, and they are the
 # wording the classifier meets in this deployment (measured in tests/test_audit_cli.py).
@@ -102,7 +103,9 @@ def register(sub: Any) -> None:
 
 def _store_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE", help="the proxy's config (its store.url)")
-    parser.add_argument("--db", metavar="PATH", help="the SQLite store (overrides --config)")
+    parser.add_argument(
+        "--db", metavar="PATH|URL", help="the store: a SQLite file or a PostgreSQL URL"
+    )
 
 
 def _share(value: str) -> float:
@@ -184,18 +187,10 @@ def _config_weights(args: argparse.Namespace) -> str | None:
 
 def _open_store(args: argparse.Namespace) -> Store:
     """The store named by --db or the config; never a new empty one by mistake."""
-    if args.db:
-        path = Path(args.db)
-    elif args.config:
-        try:
-            path = load_config(args.config).store.path
-        except ConfigError as exc:
-            raise AuditError("invalid config:\n" + "\n".join(exc.errors)) from exc
-    else:
-        raise AuditError("give --db PATH or --config FILE")
-    if not path.is_file():
-        raise AuditError(f"no database at {path}")
-    return Store(path)
+    try:
+        return open_store(location(args.db, args.config))
+    except StoreError as exc:
+        raise AuditError(str(exc)) from exc
 
 
 def _write(path: Path, data: bytes) -> None:

@@ -19,7 +19,7 @@ from tunewatch.probes.oneshot import Evaluation, evaluate, print_probe_table, pr
 from tunewatch.probes.pack import Pack, PackError, load_packs
 from tunewatch.probes.registry import resolve_paths
 from tunewatch.probes.runner import Target
-from tunewatch.proxy import audit_cli, report_cli
+from tunewatch.proxy import audit_cli, report_cli, store_cli
 from tunewatch.proxy.config import Config, ConfigError, load_config, secret
 from tunewatch.proxy.upstreams import build_routes, tls_contexts
 
@@ -300,6 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     report_cli.add_arguments(report)
     report.set_defaults(func=_report)
     audit_cli.register(sub)  # audit export|import, classifier adapt
+    store_cli.register(sub)  # store migrate|prune|copy
 
     demo = sub.add_parser("demo", help="real vLLM on CPU + demo models + proxy + probes + traffic")
     demo.add_argument(

@@ -10,7 +10,6 @@ repeating the options; `run` is the same thing from a plain argv (tests, `python
 from __future__ import annotations
 
 import argparse
-import sqlite3
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -26,8 +25,9 @@ from tunewatch.monitoring.duration import parse_seconds
 from tunewatch.monitoring.report.html import render_html
 from tunewatch.monitoring.report.markdown import render_markdown
 from tunewatch.monitoring.report.model import build_report
-from tunewatch.monitoring.store import Store
+from tunewatch.monitoring.store_backends import redact
 from tunewatch.proxy.config import ConfigError, categories, drift_settings, load_config
+from tunewatch.proxy.store_cli import StoreError, open_store
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
@@ -44,12 +44,12 @@ class ConfigView:
     metadata: Mapping[str, Mapping[str, str]]
     settings: DriftSettings
     categories: tuple[Category, ...]
-    db: Path
+    db: str
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--db", metavar="PATH", help="the SQLite store (default: store.url of --config)"
+        "--db", metavar="PATH|URL", help="the store (default: the store of --config)"
     )
     parser.add_argument(
         "--config",
@@ -102,9 +102,9 @@ def run_parsed(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> in
 
 def _report(args: argparse.Namespace) -> tuple[str, int]:
     view = _load_config(args.config) if args.config else None
-    db = Path(args.db) if args.db else view.db if view else None
+    db = args.db or (view.db if view else None)
     if db is None:
-        raise ReportError("give --db PATH (or --config with a store.url)")
+        raise ReportError("give --db PATH|URL (or --config with a store.url)")
     settings = view.settings if view else DriftSettings()
     if args.alpha is not None:
         settings = replace(settings, alpha=args.alpha)
@@ -113,7 +113,7 @@ def _report(args: argparse.Namespace) -> tuple[str, int]:
         db, args.model, now - args.since if args.since else None
     )
     if args.model and not rows:
-        raise ReportError(f"no observations for model {args.model!r} in {db}")
+        raise ReportError(f"no observations for model {args.model!r} in {redact(db)}")
     metadata: Mapping[str, Mapping[str, str]] = view.metadata if view else {}
     if args.model:  # else configured models without data still appear: "no data" is a finding
         metadata = {k: v for k, v in metadata.items() if k == args.model}
@@ -133,16 +133,14 @@ def _report(args: argparse.Namespace) -> tuple[str, int]:
 
 
 def _read_store(
-    db: Path, model: str | None, since: float | None
+    db: str, model: str | None, since: float | None
 ) -> tuple[list[dict[str, Any]], dict[str, float], list[ReviewedPair], str]:
     """Rows, last resets, the audit's reviewed pairs and the classifier version the proxy
     last counted with (the shipped one for a store that never saw a proxy)."""
-    if not db.is_file():
-        raise ReportError(f"no database at {db}")
     try:
-        store = Store(db)
-    except sqlite3.Error as exc:
-        raise ReportError(f"cannot open {db} as a tunewatch store: {exc}") from exc
+        store = open_store(db)
+    except StoreError as exc:
+        raise ReportError(str(exc)) from exc
     try:
         return (
             store.observations(model=model, since=since),
@@ -150,8 +148,8 @@ def _read_store(
             store.reviewed_pairs("human"),
             store.get_meta("classifier") or weights_version(),
         )
-    except sqlite3.Error as exc:
-        raise ReportError(f"cannot read {db}: {exc}") from exc
+    except store.backend.errors as exc:
+        raise ReportError(f"cannot read {redact(db)}: {exc}") from exc
     finally:
         store.close()
 
@@ -169,7 +167,7 @@ def _load_config(path: str) -> ConfigView:
         metadata={m.name: dict(m.metadata) for m in config.models},
         settings=drift_settings(config),
         categories=tuple(c for c in categories(config) if c.name in custom),
-        db=config.store.path,
+        db=config.store.resolved_url(),
     )
 
 

@@ -32,19 +32,28 @@ DRIFT = 'model=~"$model", source=~"$source", category=~"$category"'
 KEY = "model, source, category, metric"
 
 
-def outcome_sum(outcome: str) -> str:
-    """One paired outcome summed over replicas; 0 where no replica has seen it yet."""
+def outcomes(match: str) -> str:
+    """The fleet's paired outcomes, as the recording rule tunewatch:paired_outcomes:fleet
+    takes them: replicas with their own stores each count their share (summed); replicas on
+    a shared store each export the whole fleet's (taken once)."""
     return (
-        f'(sum by ({KEY}) (tunewatch_paired_outcomes_total{{{DRIFT}, outcome="{outcome}"}})'
-        f" or 0 * sum by ({KEY}) (tunewatch_paired_outcomes_total{{{DRIFT}}}))"
+        f'(sum by ({KEY}, outcome) (tunewatch_paired_outcomes_total{{{match}, evidence!="fleet"}})'
+        f" or max by ({KEY}, outcome) "
+        f'(tunewatch_paired_outcomes_total{{{match}, evidence="fleet"}}))'
     )
+
+
+def outcome_sum(outcome: str) -> str:
+    """One paired outcome over the fleet; 0 where no replica has seen it yet."""
+    one = outcomes(f'{DRIFT}, outcome="{outcome}"')
+    return f"(sum by ({KEY}) ({one}) or 0 * sum by ({KEY}) ({outcomes(DRIFT)}))"
 
 
 TUNED_ONLY = outcome_sum("tuned_only")
 BASE_ONLY = outcome_sum("base_only")
 RHO = "scalar(max(tunewatch_drift_rho))"
 THRESHOLD = "scalar(max(tunewatch_drift_threshold))"
-PAIRS = f"sum by ({KEY}) (tunewatch_paired_outcomes_total{{{DRIFT}}})"
+PAIRS = f"sum by ({KEY}) ({outcomes(DRIFT)})"
 # The fleet-wide log e-value, as in deploy/prometheus/rules/tunewatch-recording.yml.
 FLEET_LOG_E = (
     f"-0.5 * ln(1 + {RHO} * ({TUNED_ONLY} + {BASE_ONLY}))"
