@@ -31,6 +31,7 @@ RULE_FILES = sorted((PROM / "rules").glob("*.yml"))
 RULE_TESTS = sorted((PROM / "tests").glob("*.yml"))
 K8S = DEPLOY / "k8s"
 RUNBOOK = ROOT / "docs" / "runbook.md"
+FLEET_SERVICES = {"postgres", "proxy-1", "proxy-2", "probe-runner"}
 
 # The metric contract (docs/deploy.md): the only series dashboards may read.
 CONTRACT = {
@@ -309,12 +310,15 @@ def test_k8s_topology_and_security() -> None:
         assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
         assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
         assert container["resources"]["requests"] and container["resources"]["limits"]
-        secrets = {
-            e["name"]: e["valueFrom"]["secretKeyRef"]["name"]
-            for e in container["env"]
-            if "valueFrom" in e
+        refs = {
+            e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"] if "valueFrom" in e
         }
-        assert set(secrets) == {"TUNEWATCH_API_KEYS", "TUNEWATCH_ADMIN_TOKEN"}
+        assert set(refs) == {"TUNEWATCH_API_KEYS", "TUNEWATCH_ADMIN_TOKEN", "TUNEWATCH_STORE_URL"}
+        assert {ref["name"] for ref in refs.values()} == {"tunewatch-secrets"}
+        for name, ref in refs.items():
+            assert ref["key"] == name
+            # Only the store URL may be missing from the Secret: SQLite set-ups lack it.
+            assert ref.get("optional", False) is (name == "TUNEWATCH_STORE_URL"), name
         mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
         assert mounts.get("/var/lib/tunewatch") == "data"
     # The proxies never probe; the runner does; both agree on what the fleet test assumes.
@@ -328,6 +332,13 @@ def test_k8s_topology_and_security() -> None:
     assert runner_cfg.probes.paths[0] == "builtin"
     for cfg in (proxy_cfg, runner_cfg):
         assert cfg.store.path.parent == Path("/var/lib/tunewatch")
+    # The Secret's example carries every key the Deployments read from it.
+    (secret,) = _docs(K8S / "secret.example.yaml")
+    assert set(secret["stringData"]) == set(refs)
+    assert secret["stringData"]["TUNEWATCH_STORE_URL"].startswith("postgresql://")
+    # The switch to PostgreSQL is one line in each ConfigMap config, shown commented out.
+    for name in ("proxy.yaml", "probe-runner.yaml"):
+        assert "# url_env: TUNEWATCH_STORE_URL" in (K8S / "config" / name).read_text(), name
 
 
 def test_k8s_site_packs_are_valid() -> None:
@@ -351,6 +362,64 @@ def test_k8s_manifests_validate_against_kubernetes_schemas(tmp_path: Path) -> No
     for doc in yaml.safe_load_all(rendered):
         if doc and not doc["apiVersion"].startswith("monitoring.coreos.com/"):
             kubernetes_validate.validate(doc, kubernetes_validate.latest_version(), strict=True)
+
+
+def test_k8s_example_manifests_validate() -> None:
+    """The manifests kept outside the kustomization (applied by hand) are valid too, and the
+    store-copy Job reads the probe runner's volume and the store URL from the Secret."""
+    try:
+        import kubernetes_validate
+    except ImportError:
+        pytest.skip("kubernetes-validate not installed (pip install kubernetes-validate)")
+    for name in ("secret.example.yaml", "store-copy.example.yaml"):
+        for doc in _docs(K8S / name):
+            kubernetes_validate.validate(doc, kubernetes_validate.latest_version(), strict=True)
+    (job,) = _docs(K8S / "store-copy.example.yaml")
+    pod = job["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert "store copy --from sqlite:////var/lib/tunewatch/tunewatch.db" in container["args"][0]
+    (env,) = container["env"]
+    assert env["valueFrom"]["secretKeyRef"] == {
+        "name": "tunewatch-secrets",
+        "key": "TUNEWATCH_STORE_URL",
+    }
+    claims = {
+        v["persistentVolumeClaim"]["claimName"]
+        for v in pod["volumes"]
+        if "persistentVolumeClaim" in v
+    }
+    runner_pvc = [
+        d for d in _docs(K8S / "probe-runner.yaml") if d["kind"] == "PersistentVolumeClaim"
+    ]
+    assert claims == {runner_pvc[0]["metadata"]["name"]}
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    assert "store-copy.example.yaml" not in kustomization["resources"]
+
+
+def test_store_docs_are_linked_and_complete() -> None:
+    store = (ROOT / "docs" / "store.md").read_text(encoding="utf-8")
+    for key in (
+        "url",
+        "url_env",
+        "password_env",
+        "password_file",
+        "buffer_bytes",
+        "migrate_on_start",
+    ):
+        assert f"`store.{key}`" in store, key
+    assert "<!-- FIGURES" in store  # where `make bench` figures go
+    for doc in (ROOT / "README.md", ROOT / "docs" / "deploy.md"):
+        assert "store.md)" in doc.read_text(encoding="utf-8"), doc.name
+    anchors = {
+        _slug(line.lstrip("#"))
+        for line in RUNBOOK.read_text(encoding="utf-8").splitlines()
+        if line.startswith("#")
+    }
+    linked = set(re.findall(r"runbook\.md#([\w-]+)", store)) | set(
+        re.findall(r"\]\(#([\w-]+)\)", RUNBOOK.read_text(encoding="utf-8"))
+    )
+    assert "moving-from-sqlite-to-postgresql" in linked
+    assert linked <= anchors, linked - anchors
 
 
 # --- Docker Compose ----------------------------------------------------------------------------
@@ -387,6 +456,9 @@ def test_compose_files_validate(files: tuple[str, ...]) -> None:
     rendered = yaml.safe_load(_run([*cmd, *args, "config"], env=env).stdout)
     services = rendered["services"]
     assert {"vllm", "tunewatch", "prometheus", "alertmanager", "grafana"} <= set(services)
+    # The fleet is opt-in (`--profile fleet`): the default stack is the single proxy on SQLite.
+    assert not set(services) & FLEET_SERVICES
+    assert "postgres-data" not in rendered.get("volumes", {})
     vllm = services["vllm"]
     gpu = vllm.get("deploy", {}).get("resources", {}).get("reservations", {}).get("devices")
     if "docker-compose.cpu.yml" in files:
@@ -408,3 +480,139 @@ def test_compose_files_validate(files: tuple[str, ...]) -> None:
 def test_compose_tunewatch_configs_load(name: str) -> None:
     config = load_config(DEPLOY / "compose" / name)
     assert all(m.base is not None for m in config.models)
+
+
+def _compose_config(files: tuple[str, ...], *extra: str) -> dict[str, Any]:
+    args = [a for f in files for a in ("-f", str(DEPLOY / f))]
+    env = {**os.environ, "TUNEWATCH_API_KEYS": "k", "TUNEWATCH_ADMIN_TOKEN": "t"}
+    env.pop("TUNEWATCH_STORE_PASSWORD", None)
+    out = _run([*_compose(), *args, *extra, "config"], env=env).stdout
+    rendered: dict[str, Any] = yaml.safe_load(out)
+    return rendered
+
+
+@pytest.mark.parametrize(
+    "files",
+    [("docker-compose.yml",), ("docker-compose.yml", "docker-compose.cpu.yml")],
+    ids=["gpu", "cpu"],
+)
+def test_compose_fleet_profile_validates(files: tuple[str, ...]) -> None:
+    rendered = _compose_config(files, "--profile", "fleet")
+    services = rendered["services"]
+    assert set(services) >= FLEET_SERVICES
+    assert {"tunewatch", "vllm", "prometheus"} <= set(services)  # the rest of the stack stays
+    pg = services["postgres"]
+    assert pg["image"] == "postgres:16"
+    assert pg["profiles"] == ["fleet"]
+    assert "pg_isready" in pg["healthcheck"]["test"]
+    (data,) = pg["volumes"]
+    assert data["type"] == "volume" and data["source"] == "postgres-data"
+    assert data["source"] in rendered["volumes"]
+    # A default password, for local use only, when TUNEWATCH_STORE_PASSWORD is unset.
+    assert pg["environment"]["POSTGRES_PASSWORD"]
+    cpu = "docker-compose.cpu.yml" in files
+    expected = {
+        "proxy-1": "tunewatch.fleet.cpu.yaml" if cpu else "tunewatch.fleet.yaml",
+        "proxy-2": "tunewatch.fleet.cpu.yaml" if cpu else "tunewatch.fleet.yaml",
+        "probe-runner": "tunewatch.fleet-probes.cpu.yaml" if cpu else "tunewatch.fleet-probes.yaml",
+    }
+    published = set()
+    for name, config_file in expected.items():
+        svc = services[name]
+        assert svc["profiles"] == ["fleet"], name
+        assert svc["image"] == services["tunewatch"]["image"], name
+        assert svc["depends_on"]["postgres"]["condition"] == "service_healthy", name
+        # The password postgres was initialised with reaches tunewatch (store.password_env).
+        assert (
+            svc["environment"]["TUNEWATCH_STORE_PASSWORD"] == pg["environment"]["POSTGRES_PASSWORD"]
+        )
+        mounts = {v["target"]: v for v in svc["volumes"]}
+        config = mounts["/etc/tunewatch/config.yaml"]
+        assert Path(config["source"]).name == config_file, name
+        assert Path(config["source"]).is_file(), config["source"]
+        published |= {p["published"] for p in svc.get("ports", [])}
+        assert "tunewatch-data" not in {v.get("source") for v in svc["volumes"]}, name
+    # Distinct host ports, none clashing with the single proxy's 8080.
+    assert len(published) == 3 and "8080" not in published
+    assert "/etc/tunewatch/packs" in {v["target"] for v in services["probe-runner"]["volumes"]}
+
+
+FLEET_CONFIGS = [
+    ("tunewatch.fleet.yaml", "tunewatch.yaml", False),
+    ("tunewatch.fleet-probes.yaml", "tunewatch.yaml", True),
+    ("tunewatch.fleet.cpu.yaml", "tunewatch.cpu.yaml", False),
+    ("tunewatch.fleet-probes.cpu.yaml", "tunewatch.cpu.yaml", True),
+]
+
+
+@pytest.mark.parametrize(("name", "single", "probes"), FLEET_CONFIGS)
+def test_compose_fleet_configs_match_the_single_proxy(name: str, single: str, probes: bool) -> None:
+    """As YAML (needs no store support): a fleet config is the single proxy's config with the
+    shared PostgreSQL store and probes on the probe runner only."""
+    fleet = yaml.safe_load((DEPLOY / "compose" / name).read_text())
+    base = yaml.safe_load((DEPLOY / "compose" / single).read_text())
+    for key in ("models", "drift", "auth"):
+        assert fleet[key] == base[key], f"{name}: {key} differs from {single}"
+    assert fleet["probes"]["enabled"] is probes
+    if probes:
+        assert fleet["probes"] == base["probes"]
+    store = fleet["store"]
+    assert store["url"] == "postgresql://tunewatch@postgres:5432/tunewatch"  # no password in it
+    assert store["password_env"] == "TUNEWATCH_STORE_PASSWORD"
+    assert store["keep_text"] == base["store"]["keep_text"]
+
+
+_K8S_ON_POSTGRES = [f"k8s:{n}" for n in ("proxy.yaml", "probe-runner.yaml")]
+
+
+@pytest.mark.parametrize("name", [n for n, _, _ in FLEET_CONFIGS] + _K8S_ON_POSTGRES)
+def test_fleet_store_configs_load(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """tunewatch's own loader accepts the PostgreSQL configs: the compose fleet's, and the
+    Kubernetes ConfigMap configs with their `url_env` line uncommented."""
+    monkeypatch.setenv("TUNEWATCH_STORE_PASSWORD", "local-test-password")
+    monkeypatch.setenv("TUNEWATCH_STORE_URL", "postgresql://tunewatch:pw@db:5432/tunewatch")
+    if name.startswith("k8s:"):
+        text = (K8S / "config" / name.removeprefix("k8s:")).read_text()
+        assert "  # url_env: TUNEWATCH_STORE_URL" in text
+        path = tmp_path / "config.yaml"
+        path.write_text(
+            text.replace("  # url_env: TUNEWATCH_STORE_URL", "  url_env: TUNEWATCH_STORE_URL")
+        )
+        config = load_config(path)
+        assert config.store.url_env == "TUNEWATCH_STORE_URL"
+    else:
+        config = load_config(DEPLOY / "compose" / name)
+        assert config.store.url.startswith("postgresql://")
+        assert config.store.password_env == "TUNEWATCH_STORE_PASSWORD"
+        assert config.probes.enabled is ("probes" in name)
+    assert config.store.migrate_on_start is True
+    assert all(m.base is not None for m in config.models)
+
+
+def test_prometheus_scrapes_the_compose_fleet() -> None:
+    """Every tunewatch service of the fleet profile is scraped, under a job the alerts match,
+    by DNS discovery: a fleet that isn't running leaves no down target behind."""
+    rendered = _compose_config(("docker-compose.yml",), "--profile", "fleet")
+    fleet = {
+        name
+        for name, svc in rendered["services"].items()
+        if svc.get("profiles") == ["fleet"] and svc["image"] == "tunewatch:local"
+    }
+    assert fleet == FLEET_SERVICES - {"postgres"}
+    jobs = {
+        j["job_name"]: j
+        for j in yaml.safe_load((PROM / "prometheus.yml").read_text())["scrape_configs"]
+    }
+    scraped = {
+        job_name: {n for sd in job.get("dns_sd_configs", []) for n in sd["names"]}
+        for job_name, job in jobs.items()
+    }
+    (job_name,) = [j for j, names in scraped.items() if names]
+    assert re.fullmatch("tunewatch.*", job_name)
+    assert scraped[job_name] == fleet
+    (sd,) = jobs[job_name]["dns_sd_configs"]
+    assert sd["type"] == "A" and sd["port"] == 8080
+    # The single proxy stays a static target: TunewatchDown covers it when it dies.
+    assert jobs["tunewatch"]["static_configs"] == [{"targets": ["tunewatch:8080"]}]
