@@ -7,7 +7,7 @@ import argparse
 import sys
 from itertools import groupby
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from tunewatch.monitoring.drift import Labels
 from tunewatch.monitoring.duration import parse_seconds
@@ -93,9 +93,9 @@ def _duration(value: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _guarded(run: Any, args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
+def _guarded(run: Any, args: argparse.Namespace) -> int:
     try:
-        out.write(run(args))
+        sys.stdout.write(run(args))
     except StoreError as exc:
         print(f"tunewatch store {args.store_command}: error: {exc}", file=sys.stderr)
         return 2

@@ -41,6 +41,8 @@ CONTRACT = {
     "tunewatch_mirror_requests_total",
     "tunewatch_monitor_queue_depth",
     "tunewatch_monitor_dropped_total",
+    "tunewatch_store_up",
+    "tunewatch_store_buffered_bytes",
     "tunewatch_responses_total",
     "tunewatch_paired_outcomes_total",
     "tunewatch_drift",
