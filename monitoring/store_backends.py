@@ -182,38 +182,67 @@ class PostgresBackend(Backend):
     dialect = "postgresql"
     shared = True
 
-    def __init__(self, url: str, *, pool_size: int = 4, connect_timeout: float = 5.0) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = 4, connect_timeout: float = 5.0, pooled: bool = True
+    ) -> None:
         import psycopg
         import psycopg_pool
 
         self.url = url
         self.errors = (psycopg.Error,)
         self.unreachable = (psycopg.OperationalError, psycopg_pool.PoolTimeout)
-        self.connect_timeout = connect_timeout
         self.options: dict[str, Any] = {
-            "connect_timeout": max(1, round(connect_timeout)),
+            "connect_timeout": max(2, round(connect_timeout)),  # libpq's shortest is 2 s
             "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
             "application_name": "tunewatch",
         }
-        # opened lazily by the first read: a proxy starts (and serves) while the database is
-        # down, and migrations at start-up use a connection of their own
-        self._pool = psycopg_pool.ConnectionPool(
-            url, min_size=0, max_size=pool_size, kwargs=self.options, open=False,
-            timeout=connect_timeout, check=psycopg_pool.ConnectionPool.check_connection,
+        self._conn: Any = None  # the unpooled connection, kept between units of work
+        # A pool for the proxy's threads (reads, resets, reviews), opened by the first use, so
+        # that nothing connects before it must. The classifier process's writer goes unpooled
+        # (`pooled=False`): a pool waits out its whole timeout for a database that refuses
+        # connections, and the writer must fail at once and let its buffer hold the rows.
+        self._pool = (
+            psycopg_pool.ConnectionPool(
+                url, min_size=0, max_size=pool_size, kwargs=self.options, open=False,
+                timeout=connect_timeout, check=psycopg_pool.ConnectionPool.check_connection,
+            )
+            if pooled
+            else None
         )  # fmt: skip
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
+        if self._pool is None:
+            with self._direct() as conn:
+                yield conn
+            return
         if self._pool.closed:
             self._pool.open(wait=False)
         with self._pool.connection() as conn:  # commits on a clean exit, rolls back otherwise
             yield _Translating(conn)
 
+    @contextmanager
+    def _direct(self) -> Iterator[Connection]:
+        import psycopg
+
+        if self._conn is None or self._conn.closed:
+            self._conn = psycopg.connect(self.url, autocommit=True, **self.options)
+        conn = self._conn
+        try:
+            with conn.transaction():
+                yield _Translating(conn)
+        except psycopg.OperationalError:
+            conn.close()  # broken or not, the next unit of work connects afresh
+            raise
+
     def sql(self, query: str) -> str:
         return query.replace("?", "%s")
 
     def close(self) -> None:
-        self._pool.close()
+        if self._pool is not None:
+            self._pool.close()
+        if self._conn is not None:
+            self._conn.close()
 
     def describe(self) -> str:
         return redact(self.url)
@@ -243,10 +272,10 @@ class _Translating:
         self.conn.rollback()
 
 
-def open_backend(location: str | Path, *, pool_size: int = 4) -> Backend:
-    """`sqlite:///PATH`, a plain path, or `postgresql://…`."""
+def open_backend(location: str | Path, *, pooled: bool = True) -> Backend:
+    """`sqlite:///PATH`, a plain path, or `postgresql://…` (`pooled`: for threads)."""
     if isinstance(location, Path):
         return SqliteBackend(location)
     if is_postgres(location):
-        return PostgresBackend(location, pool_size=pool_size)
+        return PostgresBackend(location, pooled=pooled)
     return SqliteBackend(Path(location.removeprefix("sqlite:///")))

@@ -78,7 +78,7 @@ def _serve(
     init_worker(rules, weights)
     writer = None
     if store is not None:
-        backend = open_backend(store, pool_size=1)
+        backend = open_backend(store, pooled=False)
         writer = BufferedWriter(backend, weights_version(weights), buffer_bytes)
 
     def send(reply: tuple[Any, Any]) -> None:
