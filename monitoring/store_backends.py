@@ -54,6 +54,17 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+def open_failure(where: str, exc: BaseException) -> str | None:
+    """What to say when a store could not be opened, the URL's password masked; None for an
+    exception that is no database's (a bug: let it rise)."""
+    if isinstance(exc, SchemaError):
+        return str(exc)
+    if not type(exc).__module__.startswith(("psycopg", "sqlite3")):
+        return None
+    said = str(exc).strip().splitlines()
+    return f"cannot open {redact(where)} as a tunewatch store: {said[0] if said else repr(exc)}"
+
+
 def is_postgres(url: str) -> bool:
     return url.startswith(("postgresql://", "postgres://"))
 

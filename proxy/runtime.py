@@ -15,7 +15,7 @@ import httpx
 from tunewatch.monitoring.drift import DriftEngine
 from tunewatch.monitoring.metrics import Metrics
 from tunewatch.monitoring.store import Store
-from tunewatch.monitoring.store_backends import SchemaError, redact
+from tunewatch.monitoring.store_backends import open_failure
 from tunewatch.probes.registry import PackRegistry
 from tunewatch.probes.runner import ProbeResult, Target, upstream_client
 from tunewatch.probes.scheduler import ModelPair, Scheduler, ScheduleSettings
@@ -119,13 +119,11 @@ def open_store(config: Config) -> Store:
             audit_keep_seconds=config.audit.keep_days * 86400.0,
             migrate=config.store.migrate_on_start,
         )
-    except SchemaError as exc:
-        raise ConfigError([f"store: {exc}"]) from exc
     except Exception as exc:
-        if not type(exc).__module__.startswith(("psycopg", "sqlite3")):
+        said = open_failure(url, exc)
+        if said is None:
             raise
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError([f"store: cannot open {redact(url)}: {first}"]) from exc
+        raise ConfigError([f"store: {said}"]) from exc
 
 
 def check_client_auth(config: Config) -> None:

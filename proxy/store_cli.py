@@ -12,7 +12,13 @@ from typing import Any
 from tunewatch.monitoring.drift import Labels
 from tunewatch.monitoring.duration import parse_seconds
 from tunewatch.monitoring.store import AuditPair, Observation, Store
-from tunewatch.monitoring.store_backends import SchemaError, is_postgres, open_backend, redact
+from tunewatch.monitoring.store_backends import (
+    SchemaError,
+    is_postgres,
+    open_backend,
+    open_failure,
+    redact,
+)
 from tunewatch.monitoring.store_schema import LATEST
 from tunewatch.proxy.config import ConfigError, load_config
 
@@ -44,15 +50,11 @@ def open_store(where: str, *, create: bool = False, migrate: bool = True) -> Sto
             raise StoreError(f"no database at {path}")
     try:
         return Store(where, migrate=migrate)
-    except SchemaError as exc:
-        raise StoreError(str(exc)) from exc
     except Exception as exc:
-        if not type(exc).__module__.startswith(("psycopg", "sqlite3")):
+        said = open_failure(where, exc)
+        if said is None:
             raise
-        said = str(exc).strip().splitlines()
-        raise StoreError(
-            f"cannot open {redact(where)} as a tunewatch store: {said[0] if said else exc!r}"
-        ) from exc
+        raise StoreError(said) from exc
 
 
 def register(sub: Any) -> None:

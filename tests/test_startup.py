@@ -347,3 +347,30 @@ def test_license_is_the_apache_2_text_the_package_declares() -> None:
                    "Additional Liability.", "END OF TERMS AND CONDITIONS"):  # fmt: skip
         assert clause in text, clause
     assert len(text) > 11_000  # the whole text, not a pointer to it
+
+
+def test_serve_refuses_a_store_it_cannot_reach_and_never_prints_its_password(
+    tmp_path: Path,
+) -> None:
+    config = _config(tmp_path, auth={"allow_anonymous": True})
+    config["store"] = {
+        "url": "postgresql://tunewatch@127.0.0.1:9/tunewatch",  # nothing listens on port 9
+        "password_env": "TW_START_DB_PASSWORD",
+    }
+    result = _serve(tmp_path, config, {"TW_START_DB_PASSWORD": "s3cret-pw"})
+    assert result.returncode == 2, result.stderr
+    assert any("store: cannot open postgresql://tunewatch:***@127.0.0.1:9/tunewatch" in line
+               for line in _errors(result)), result.stderr  # fmt: skip
+    assert "s3cret-pw" not in result.stdout + result.stderr
+
+
+def test_serve_names_an_unset_store_password_variable(tmp_path: Path) -> None:
+    config = _config(tmp_path, auth={"allow_anonymous": True})
+    config["store"] = {
+        "url": "postgresql://tunewatch@127.0.0.1:9/tunewatch",
+        "password_env": "TW_START_DB_UNSET",
+    }
+    result = _serve(tmp_path, config)
+    assert result.returncode == 2, result.stderr
+    assert any("store.password_env" in line and "TW_START_DB_UNSET" in line
+               for line in _errors(result)), result.stderr  # fmt: skip
