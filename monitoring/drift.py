@@ -58,9 +58,22 @@ class _Series:
     buckets: deque[tuple[int, PairedTable]] = field(default_factory=deque)
 
     def bucket(self, index: int) -> PairedTable:
-        if not self.buckets or self.buckets[-1][0] != index:
+        """The bucket of time slot `index`, kept in slot order (`window` expires from the
+        front): live pairs arrive in order, restored and merged ones need not."""
+        if not self.buckets or self.buckets[-1][0] < index:
             self.buckets.append((index, PairedTable()))
-        return self.buckets[-1][1]
+            return self.buckets[-1][1]
+        for position in range(len(self.buckets) - 1, -1, -1):
+            held, table = self.buckets[position]
+            if held == index:
+                return table
+            if held < index:
+                break
+        else:
+            position = -1
+        table = PairedTable()
+        self.buckets.insert(position + 1, (index, table))
+        return table
 
     def window(self, oldest: int) -> PairedTable:
         while self.buckets and self.buckets[0][0] < oldest:
@@ -149,12 +162,7 @@ class DriftEngine:
                 own.positive += add.positive
                 own.n += add.n
             for index, table in theirs.buckets:
-                held = next((t for i, t in reversed(mine.buckets) if i == index), None)
-                if held is None:
-                    mine.buckets.append((index, held := PairedTable()))
-                    if len(mine.buckets) > 1 and mine.buckets[-2][0] > index:
-                        mine.buckets = deque(sorted(mine.buckets, key=lambda b: b[0]))
-                held.merge(table)
+                mine.bucket(index).merge(table)
 
     def adopt(self, other: DriftEngine) -> None:
         """Take another engine's evidence and resets in place of this one's (a full re-read)."""

@@ -98,6 +98,12 @@ def insert(conn: Connection, records: Iterable[Observation | AuditPair], classif
     return len(rows) + len(audits)
 
 
+def _text(value: str | None) -> str | None:
+    """Text as both backends store it: PostgreSQL refuses NUL, which JSON lets a client send,
+    so it is kept as U+FFFD (the replacement character) in either."""
+    return value.replace("\x00", "\ufffd") if value and "\x00" in value else value
+
+
 @fast_pickle
 @dataclass(frozen=True, slots=True)
 class Observation:
@@ -122,7 +128,8 @@ class Observation:
 
     def row(self) -> tuple[Any, ...]:
         row = _ROW(self)
-        return (*row[:6], int(row[6]), *row[7:])  # PostgreSQL takes no bool for an INTEGER
+        # PostgreSQL takes no bool for an INTEGER, and no NUL in TEXT
+        return (*row[:6], int(row[6]), *row[7:14], _text(row[14]), _text(row[15]))
 
 
 @fast_pickle
@@ -147,9 +154,9 @@ class AuditPair:
         """The audit_pairs columns but `classifier`, which the writer adds after the labels."""
         t, b = self.tuned_labels, self.base_labels
         return (
-            self.pair_id, self.ts, self.model, self.source, self.category, self.prompt,
-            self.tuned, self.base, t.refusal, int(t.caution), b.refusal, int(b.caution),
-            int(self.swap), self.sort_key,
+            self.pair_id, self.ts, self.model, self.source, self.category, _text(self.prompt),
+            _text(self.tuned), _text(self.base), t.refusal, int(t.caution), b.refusal,
+            int(b.caution), int(self.swap), self.sort_key,
         )  # fmt: skip
 
 
@@ -180,18 +187,24 @@ class Store:
         migrate: bool = True,
         backend: Backend | None = None,
     ) -> None:
+        owned = backend is None  # a backend handed in stays its owner's to close
         self.backend = backend or open_backend(location)
         self.location = location
         self.retention_seconds = retention_seconds
         self.audit_keep_seconds = audit_keep_seconds
         self.clock = clock
-        if migrate:
-            applied = self.backend.migrate()
-            if applied:
-                log.info("store schema migrated", extra={"store": self.backend.describe(),
-                                                         "versions": applied})  # fmt: skip
-        else:
-            require_current(self.backend)
+        try:
+            if migrate:
+                applied = self.backend.migrate()
+                if applied:
+                    log.info("store schema migrated", extra={"store": self.backend.describe(),
+                                                             "versions": applied})  # fmt: skip
+            else:
+                require_current(self.backend)
+        except BaseException:
+            if owned:
+                self.backend.close()
+            raise
 
     @property
     def shared(self) -> bool:

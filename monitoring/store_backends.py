@@ -10,6 +10,7 @@ binary wheel carries libpq, so nothing else needs installing.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -46,12 +47,16 @@ class Connection(Protocol):
 
 
 def redact(url: str) -> str:
-    """The URL with its password replaced, for logs and messages."""
+    """The URL with its password (in the user part or the query) replaced, for logs and
+    messages."""
     parts = urlsplit(url)
-    if parts.password is None:
+    if parts.password is None and "password=" not in parts.query:
         return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+    if parts.password is not None:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+        parts = parts._replace(netloc=netloc)
+    query = re.sub(r"(^|&)password=[^&]*", r"\1password=***", parts.query)
+    return urlunsplit(parts._replace(query=query))
 
 
 def open_failure(where: str, exc: BaseException) -> str | None:
@@ -114,6 +119,8 @@ class Backend:
             for migration in MIGRATIONS:
                 if migration.version <= current:
                     continue
+                if migration.before is not None:  # mend data an older version wrote
+                    migration.before(conn)
                 for statement in migration.sql(self.dialect):
                     conn.execute(statement)
                 if migration.version == 1:

@@ -103,24 +103,55 @@ class BufferedWriter:
                 taken.append(self.batches.popleft())
                 rows += len(taken[-1][0])
             try:
-                with self.backend.connect() as conn:
-                    for records, _ in taken:
-                        insert(conn, records, self.classifier)
+                self._insert(taken)
             except self.backend.unreachable as exc:
                 self.batches.extendleft(reversed(taken))
                 self._failed(exc)
                 return
-            except self.backend.errors:  # the data itself is refused: retrying cannot help
-                log.exception("the store refused %d rows; they are lost", rows)
-                self._lost += rows
+            except self.backend.errors:  # some batch's data is refused: find it, keep the rest
+                if len(taken) == 1:
+                    log.exception("the store refused %d rows; they are lost", rows)
+                    self._lost += rows
+                else:
+                    self.batches.extendleft(reversed(taken))
+                    if not self._one_by_one(len(taken)):
+                        return
+                    continue
             else:
                 self._written += rows
             self.pending_bytes -= sum(size for _, size in taken)
-            if not self.up:
-                log.warning(
-                    "the store is reachable again", extra={"store": self.backend.describe()}
-                )
-            self.up, self._backoff = True, _RETRY_FIRST
+            self._reached()
+
+    def _insert(self, batches: list[tuple[Sequence[Record], int]]) -> None:
+        with self.backend.connect() as conn:
+            for records, _ in batches:
+                insert(conn, records, self.classifier)
+
+    def _one_by_one(self, count: int) -> bool:
+        """Write the first `count` queued batches each in its own transaction, so a batch the
+        store refuses is lost alone; False when the store became unreachable meanwhile."""
+        for _ in range(count):
+            records, size = self.batches.popleft()
+            try:
+                self._insert([(records, size)])
+            except self.backend.unreachable as exc:
+                self.batches.appendleft((records, size))
+                self._failed(exc)
+                return False
+            except self.backend.errors:
+                log.exception("the store refused %d rows; they are lost", len(records))
+                self._lost += len(records)
+            else:
+                self._written += len(records)
+            self.pending_bytes -= size
+            self._reached()
+        return True
+
+    def _reached(self) -> None:
+        """The store answered (took the rows, or refused their data)."""
+        if not self.up:
+            log.warning("the store is reachable again", extra={"store": self.backend.describe()})
+        self.up, self._backoff = True, _RETRY_FIRST
 
     def _failed(self, exc: BaseException) -> None:
         if self.up:

@@ -10,7 +10,9 @@ while a newer one migrates.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 DIALECTS = {
     "sqlite": {"id": "INTEGER PRIMARY KEY", "real": "REAL", "now": ""},
@@ -86,11 +88,30 @@ _V2 = [
 ]
 
 
+def split_repeated_pair_ids(conn: Any) -> None:
+    """Before v2's unique index: `tunewatch evaluate` once named its pairs by the second it
+    started, so two evaluations in one second shared pair ids (and the drift replay paired
+    across them). The k-th repeat of a pair id, in each role, becomes `<id>#k`, so each
+    evaluation's tuned and base rows pair up again, in the order they were written."""
+    rows = conn.execute(
+        "SELECT id, pair_id, role FROM observations WHERE pair_id IS NOT NULL AND pair_id IN "
+        "(SELECT pair_id FROM observations WHERE pair_id IS NOT NULL "
+        "GROUP BY pair_id, role HAVING COUNT(*) > 1) ORDER BY id"
+    ).fetchall()
+    seen: dict[tuple[str, str], int] = {}
+    for row_id, pair_id, role in rows:
+        k = seen[(pair_id, role)] = seen.get((pair_id, role), -1) + 1
+        if k:
+            conn.execute("UPDATE observations SET pair_id = ? WHERE id = ?",
+                         (f"{pair_id}#{k}", row_id))  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
     why: str
     statements: list[str]
+    before: Callable[[Any], None] | None = None  # data to mend before the statements
 
     def sql(self, dialect: str) -> list[str]:
         return [statement.format(**DIALECTS[dialect]) for statement in self.statements]
@@ -98,7 +119,12 @@ class Migration:
 
 MIGRATIONS = [
     Migration(1, "observations, resets, metadata, the audit sample and its reviews", _V1),
-    Migration(2, "one row per pair and role; the database's write time of each row", _V2),
+    Migration(
+        2,
+        "one row per pair and role; the database's write time of each row",
+        _V2,
+        before=split_repeated_pair_ids,
+    ),
 ]
 LATEST = MIGRATIONS[-1].version
 

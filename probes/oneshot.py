@@ -9,6 +9,7 @@ from __future__ import annotations
 import ssl
 import sys
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
@@ -41,6 +42,7 @@ class Evaluation:
     sent: int = 0
     failed: int = 0
     started: float = field(default_factory=time.time)
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
     def verdicts(self) -> list[dict[str, Any]]:
         """Per category and metric: the figures and whether the change is a regression."""
@@ -61,7 +63,7 @@ class Evaluation:
     def observations(self, keep_text: bool) -> list[Observation]:
         rows: list[Observation] = []
         for i, r in enumerate(self.results):
-            pair = f"eval-{int(self.started)}-{i}"
+            pair = f"eval-{self.run_id}-{i}"  # unique across evaluations into one store
             for role, analysis in (("tuned", r.tuned), ("base", r.base)):
                 rows.append(
                     analysis.observation(

@@ -9,7 +9,7 @@ import os
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import parse_qs, quote, urlsplit, urlunsplit
 
 from pydantic import (
     AfterValidator,
@@ -200,7 +200,8 @@ class StoreConfig(_Strict):
     def _known_scheme(cls, value: str) -> str:
         if not value.startswith(("sqlite:///", "postgresql://", "postgres://")):
             raise ValueError("give sqlite:///PATH or postgresql://[user@]host[:port]/database")
-        if urlsplit(value).password is not None:
+        parts = urlsplit(value)
+        if parts.password is not None or "password" in parse_qs(parts.query):
             raise ValueError(
                 "the URL holds a password: give it with store.password_env or "
                 "store.password_file (or the whole URL with store.url_env), not in the file"
@@ -234,7 +235,7 @@ class StoreConfig(_Strict):
         if password is None:
             return url
         parts = urlsplit(url)
-        user = quote(parts.username or "", safe="")
+        user = parts.username or ""  # as written: percent-encoded already where it must be
         host = parts.netloc.rsplit("@", 1)[-1]
         netloc = f"{user}:{quote(password, safe='')}@{host}"
         return urlunsplit(parts._replace(netloc=netloc))
