@@ -25,7 +25,7 @@ import aiohttp
 import httpx
 import orjson
 
-from bench import REPO_ROOT, monitor_cost, procs, streaming
+from bench import REPO_ROOT, monitor_cost, procs, store_writes, streaming
 from bench.procs import Proc
 from bench.wrk import WrkResult, chat_body, run_wrk, write_script
 from tunewatch.proxy.devstack.vllm import start_vllm, vllm_python
@@ -589,6 +589,8 @@ def print_table(results: Row) -> None:
             w(f"  after {sample['requests']:>7,d} requests: RSS {sample['rss_mib']:7.1f} MiB\n")
         w(f"  growth between the two: {mem['growth'] * 100:+.1f}%; classifier worker "
           f"{mem['classifier_worker_rss_mib']:.0f} MiB\n")  # fmt: skip
+    if results.get("store"):
+        store_writes.print_table(results["store"], w)
     v = results.get("vllm")
     if v:
         w(f"\nReal vLLM on CPU ({v['model']}, {v['max_tokens']} tokens, {v['requests']} each)\n")
@@ -602,7 +604,7 @@ def print_table(results: Row) -> None:
             w(f"  {t['target']:42s}{t['value']:10.3f}  {t['goal']:>9s}  {mark}\n")
 
 
-SECTIONS = ("overhead", "streaming", "mirroring", "classifier", "memory", "vllm")
+SECTIONS = ("overhead", "streaming", "mirroring", "classifier", "memory", "store", "vllm")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -616,6 +618,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--classifier-n", type=int, default=2000)
     parser.add_argument("--memory-requests", type=int, default=100_000)
     parser.add_argument("--vllm-requests", type=int, default=30)
+    parser.add_argument("--store-pairs", type=int, default=10_000, help="pairs per store run")
     parser.add_argument(
         "--baseline-ref",
         action="append",
@@ -654,6 +657,8 @@ def main(argv: list[str] | None = None) -> int:
                 results["monitor"] = monitor_cost.measure()
             elif section == "memory":
                 results["memory"] = memory(work, args)
+            elif section == "store":
+                results["store"] = store_writes.measure(work, args.store_pairs, args.rounds)
             elif section == "vllm":
                 v = real_vllm(work, args)
                 if v is not None:
