@@ -173,7 +173,9 @@ class Monitor:
             loops.append(self._audit_loop())
             loops.append(self._retention(self.store))
             judge = self.config.audit.judge
-            if judge is not None:
+            # On a shared store the audited pairs are the fleet's: one process asks the judge,
+            # the one that runs the probes, rather than every replica asking about every pair.
+            if judge is not None and (not self.store.shared or self.config.probes.enabled):
                 loops.append(judge_loop(judge, self.store, self.metrics, upstreams))
         self._tasks = [asyncio.create_task(loop) for loop in loops]
 
