@@ -113,6 +113,17 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgr
 
 
 @pytest.fixture
+def own_postgres(tmp_path: Path) -> Iterator[PostgresServer]:
+    """A server of one test's own, which it may stop, restart or kill (the session's one is
+    shared by the tests around it)."""
+    if postgres_bindir() is None:
+        pytest.fail("PostgreSQL server binaries not found: .ci/run installs Debian's postgresql")
+    server = start_postgres(tmp_path / "postgres")
+    yield server
+    server.remove()
+
+
+@pytest.fixture
 def fresh_database(postgres_server: PostgresServer) -> Iterator[str]:
     """The URL of a new empty database on the session's server, dropped after the test."""
     name = f"test_{uuid.uuid4().hex[:16]}"

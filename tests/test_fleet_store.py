@@ -14,7 +14,7 @@ import asyncio
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from tests.support.processes import Process
 from tests.support.promtext import sample
 from tests.support.startup import ANONYMOUS
 from tunewatch.proxy.devstack.demo import load_prompts
-from tunewatch.proxy.devstack.postgres import PostgresServer, postgres_bindir, start_postgres
+from tunewatch.proxy.devstack.postgres import PostgresServer
 from tunewatch.proxy.devstack.vllm import VllmServer
 
 PairKey = tuple[str, str, str]  # model, source, category
@@ -257,16 +257,6 @@ class Gauges:
 
     up: list[float] = field(default_factory=list)
     buffered: list[float] = field(default_factory=list)
-
-
-@pytest.fixture
-def own_postgres(tmp_path: Path) -> Iterator[PostgresServer]:
-    """A PostgreSQL of this test's own: it stops it, which the shared one must not suffer."""
-    if postgres_bindir() is None:
-        pytest.fail("PostgreSQL server binaries not found (apt-get install postgresql)")
-    server = start_postgres(tmp_path / "pg")
-    yield server
-    server.remove()
 
 
 def _outage_config(fake: Process, url: str, name: str, buffer_bytes: int | None) -> dict[str, Any]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
@@ -24,7 +23,7 @@ from tunewatch.monitoring.store_backends import SchemaError, open_backend, redac
 from tunewatch.monitoring.store_buffer import BufferedWriter, record_bytes
 from tunewatch.monitoring.store_schema import LATEST, MIGRATIONS
 from tunewatch.proxy.config import ConfigError, StoreConfig, parse_config
-from tunewatch.proxy.devstack.postgres import PostgresServer, postgres_bindir, start_postgres
+from tunewatch.proxy.devstack.postgres import PostgresServer
 
 DAY = 86400.0
 VERSIONS = [m.version for m in MIGRATIONS]
@@ -228,16 +227,6 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-def own_postgres(tmp_path: Path) -> Iterator[PostgresServer]:
-    """A server of this test's own, which it may stop (the session's is shared)."""
-    if postgres_bindir() is None:
-        pytest.fail("PostgreSQL server binaries not found (apt-get install postgresql)")
-    server = start_postgres(tmp_path / "postgres")
-    yield server
-    server.remove()
 
 
 def _stored(url: str) -> list[str]:
