@@ -88,9 +88,6 @@ class Backend:
         raise NotImplementedError
         yield
 
-    def sql(self, query: str) -> str:
-        return query
-
     def close(self) -> None:
         pass
 
@@ -126,7 +123,7 @@ class Backend:
                 if migration.version == 1:
                     self._add_v1_columns(conn)
                 conn.execute(
-                    self.sql("INSERT INTO schema_migrations (version, applied) VALUES (?, ?)"),
+                    "INSERT INTO schema_migrations (version, applied) VALUES (?, ?)",
                     (migration.version, time.time()),
                 )
                 applied.append(migration.version)
@@ -252,9 +249,6 @@ class PostgresBackend(Backend):
         except psycopg.OperationalError:
             conn.close()  # broken or not, the next unit of work connects afresh
             raise
-
-    def sql(self, query: str) -> str:
-        return query.replace("?", "%s")
 
     def close(self) -> None:
         if self._pool is not None:
