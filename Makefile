@@ -48,6 +48,7 @@ typecheck: $(VENV)/.installed
 	$(BIN)/mypy
 
 test: lint typecheck $(VLLM_VENV)/.installed
+	.ci/system-deps
 	$(BIN)/pytest -q -ra
 
 # Everything that needs no vLLM: fast feedback while editing.
