@@ -80,7 +80,7 @@ class Backend:
     dialect: str
     shared: bool  # several processes write here, so a replica's view is not the fleet's
     errors: tuple[type[BaseException], ...]
-    unreachable: tuple[type[BaseException], ...]  # errors that a later retry may not repeat
+    unreachable: tuple[type[BaseException], ...]  # among `errors`: a later retry may pass
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:

@@ -20,6 +20,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 import psycopg
 from psycopg import sql
@@ -183,19 +184,18 @@ class PostgresServer:
             "-c", "full_page_writes=off",
             "-c", "max_connections=200",
         ]  # fmt: skip
-        uid, gid = self.account or (None, None)
         with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                cmd,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.data_dir,
-                start_new_session=True,
-                user=uid,
-                group=gid,
-                extra_groups=[] if self.account else None,
-            )
+            self.process = subprocess.Popen(cmd, start_new_session=True, **self._run_as(log))
         self._wait_ready(startup_timeout)
+
+    def _run_as(self, log: IO[bytes]) -> dict[str, Any]:
+        """How its programs run: logging to `log`, in the data directory, as the account that
+        owns the cluster (postgres refuses root) without root's supplementary groups."""
+        uid, gid = self.account or (None, None)
+        return {
+            "stdout": log, "stderr": subprocess.STDOUT, "cwd": self.data_dir, "user": uid,
+            "group": gid, "extra_groups": [] if self.account else None,
+        }  # fmt: skip
 
     def _wait_ready(self, timeout: float) -> None:
         """Connect until it works; fail early, with the log, if the postmaster dies."""
@@ -263,18 +263,8 @@ def _initdb(server: PostgresServer) -> None:
         "--no-sync",
         "--no-instructions",
     ]  # fmt: skip
-    uid, gid = server.account or (None, None)
     with server.log_path.open("ab") as log:
-        done = subprocess.run(
-            cmd,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=server.data_dir,
-            user=uid,
-            group=gid,
-            extra_groups=[] if server.account else None,
-            check=False,
-        )
+        done = subprocess.run(cmd, check=False, **server._run_as(log))
     if done.returncode != 0:
         raise RuntimeError(f"initdb failed ({done.returncode}):\n{server.log(40)}")
 

@@ -205,13 +205,13 @@ class Monitor:
         while True:
             try:
                 await asyncio.to_thread(store.prune)
-            except store.backend.errors + store.backend.unreachable:
+            except store.backend.errors:
                 log.exception("store retention prune failed")
             await asyncio.sleep(_PRUNE_EVERY)
 
     async def _audit_loop(self) -> None:
         assert self.store is not None
-        errors = self.store.backend.errors + self.store.backend.unreachable
+        errors = self.store.backend.errors
         while True:
             try:
                 await self.refresh_audit()
@@ -232,7 +232,7 @@ class Monitor:
         return rows
 
     async def _fleet_loop(self, fleet: FleetReader) -> None:
-        errors = fleet.store.backend.errors + fleet.store.backend.unreachable
+        errors = fleet.store.backend.errors  # unreachable ones among them
         failing = False
         while True:
             await asyncio.sleep(self.config.store.fleet_refresh)
