@@ -164,14 +164,32 @@ class SqliteBackend(Backend):
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._wal = False  # the file is in WAL mode (it stays so once set)
 
     def _open(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")  # reports read while the classifier writes
         conn.execute("PRAGMA busy_timeout=30000")
+        if not self._wal:
+            self._use_wal(conn)
         conn.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes under WAL
         return conn
+
+    def _use_wal(self, conn: sqlite3.Connection, timeout: float = 30.0) -> None:
+        """WAL, so reports read while the classifier writes. Switching a new file's journal
+        mode answers "database is locked" at once, without waiting, while another process
+        opens it too (the proxy and its classifier at start): try again until it takes."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+            else:
+                self._wal = True
+                return
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
